@@ -1,0 +1,39 @@
+/** Base class of the errors koa-sse-tasks throws on purpose; the middleware answers them as `{ error: { code, message } }`. */
+export class TaskError extends Error {
+  /** A stable, machine-readable name, e.g. `task_not_found`. */
+  readonly code: string;
+  /** The HTTP status the middleware answers with. */
+  readonly status: number;
+
+  constructor(code: string, status: number, message: string) {
+    super(message);
+    this.name = new.target.name;
+    this.code = code;
+    this.status = status;
+  }
+}
+
+export class TaskNotFoundError extends TaskError {
+  constructor(id: string) {
+    super('task_not_found', 404, `No task with id ${JSON.stringify(id)}`);
+  }
+}
+
+export class UnknownTaskTypeError extends TaskError {
+  constructor(type: string, known: readonly string[]) {
+    const hint = known.length > 0 ? `; defined types: ${known.join(', ')}` : '; no task type is defined yet';
+    super('unknown_task_type', 400, `Unknown task type ${JSON.stringify(type)}${hint}`);
+  }
+}
+
+export class TaskFinishedError extends TaskError {
+  constructor(id: string, status: string) {
+    super('task_finished', 409, `Task ${id} has already finished (${status})`);
+  }
+}
+
+export class RunnerClosedError extends TaskError {
+  constructor() {
+    super('runner_closed', 503, 'The task runner is closed and accepts no new tasks');
+  }
+}

@@ -1,0 +1,72 @@
+import type { Options as CorsOptions } from '@koa/cors';
+import type { Context } from 'koa';
+import type { TaskRunner } from '../runner/runner';
+import type { TaskSnapshot } from '../types';
+import { functionOption, integerOption, optionError } from '../util/validate';
+
+export type { CorsOptions };
+
+/** Options of `sseTasks()`. */
+export interface SseTasksOptions {
+  /** The runner whose tasks are served. Required. */
+  runner: TaskRunner;
+  /** Where the routes are mounted. @default '/tasks' */
+  prefix?: string;
+  /** How often an idle stream gets a `heartbeat` event, in ms, so proxies keep it open. @default 15_000 */
+  heartbeatMs?: number;
+  /** The `retry:` sent first on every stream: how long a browser waits before reconnecting, in ms. @default 3_000 */
+  retryMs?: number;
+  /**
+   * Decides whether `ctx` may read, follow or cancel `task` (GET, events, DELETE); `false` answers 403.
+   * @default with `owner`: `owner(ctx) === task.owner`; without: everyone may
+   */
+  authorize?: (ctx: Context, task: TaskSnapshot) => boolean | Promise<boolean>;
+  /** Names the user who starts a task (`POST`); recorded as the task's `owner`. @default none */
+  owner?: (ctx: Context) => string | undefined;
+  /** `@koa/cors` options for every response under the prefix (errors too); `Location` is always exposed. @default false */
+  cors?: CorsOptions | false;
+  /** The largest `POST` body accepted, in bytes; larger answers 413. @default 65_536 */
+  bodyLimit?: number;
+}
+
+export const MIDDLEWARE_DEFAULTS = {
+  prefix: '/tasks',
+  heartbeatMs: 15_000,
+  retryMs: 3_000,
+  bodyLimit: 65_536,
+} as const;
+
+export interface ResolvedSseTasksOptions {
+  runner: TaskRunner;
+  prefix: string;
+  heartbeatMs: number;
+  retryMs: number;
+  authorize: ((ctx: Context, task: TaskSnapshot) => boolean | Promise<boolean>) | undefined;
+  owner: ((ctx: Context) => string | undefined) | undefined;
+  cors: CorsOptions | false;
+  bodyLimit: number;
+}
+
+export function resolveSseTasksOptions(options: SseTasksOptions): ResolvedSseTasksOptions {
+  if (typeof options !== 'object' || options === null) throw optionError('options', 'an object with a `runner`', options);
+  const { runner, prefix = MIDDLEWARE_DEFAULTS.prefix, cors = false } = options;
+  if (typeof runner !== 'object' || runner === null || typeof runner.start !== 'function') {
+    throw optionError('runner', 'a TaskRunner (new TaskRunner())', runner);
+  }
+  if (typeof prefix !== 'string' || !/^(\/[A-Za-z0-9._~-]+)+$/.test(prefix)) {
+    throw optionError('prefix', "a path such as '/tasks' (leading slash, no trailing slash)", prefix);
+  }
+  if (cors !== false && (typeof cors !== 'object' || cors === null)) throw optionError('cors', '@koa/cors options or false', cors);
+  const owner = functionOption<ResolvedSseTasksOptions['owner']>('owner', options.owner);
+  const authorize = functionOption<ResolvedSseTasksOptions['authorize']>('authorize', options.authorize);
+  return {
+    runner,
+    prefix,
+    heartbeatMs: integerOption('heartbeatMs', options.heartbeatMs ?? MIDDLEWARE_DEFAULTS.heartbeatMs, 1),
+    retryMs: integerOption('retryMs', options.retryMs ?? MIDDLEWARE_DEFAULTS.retryMs, 0),
+    bodyLimit: integerOption('bodyLimit', options.bodyLimit ?? MIDDLEWARE_DEFAULTS.bodyLimit, 1, 2 ** 30),
+    owner,
+    authorize: authorize ?? (owner === undefined ? undefined : (ctx, task) => owner(ctx) === task.owner),
+    cors,
+  };
+}

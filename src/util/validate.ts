@@ -1,0 +1,26 @@
+/** Option checks whose errors name the option, the value and what was expected. */
+
+function describe(value: unknown): string {
+  if (typeof value === 'string') return `${JSON.stringify(value)} (string)`;
+  if (typeof value === 'function') return 'a function';
+  if (value === null) return 'null';
+  return `${String(value)} (${typeof value})`;
+}
+
+export function optionError(name: string, expected: string, value: unknown): TypeError {
+  return new TypeError(`koa-sse-tasks: expected \`${name}\` to be ${expected}, got ${describe(value)}`);
+}
+
+/** An integer in [min, max]; `max` defaults to the largest delay a Node timer accepts. */
+export function integerOption(name: string, value: unknown, min: number, max = 2_147_483_647): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+    throw optionError(name, `an integer from ${min} to ${max}`, value);
+  }
+  return value;
+}
+
+export function functionOption<F>(name: string, value: unknown): F | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'function') throw optionError(name, 'a function', value);
+  return value as F;
+}
