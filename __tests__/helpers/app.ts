@@ -18,6 +18,8 @@ export interface StartAppOptions {
   middleware?: Omit<SseTasksOptions, 'runner'>;
   /** Middleware mounted before sseTasks (body parsers, compression...). */
   before?: Koa.Middleware[];
+  /** Middleware mounted after sseTasks (the rest of the app). */
+  after?: Koa.Middleware[];
   define?: (runner: TaskRunner) => void;
 }
 
@@ -31,6 +33,7 @@ export async function startApp(options: StartAppOptions = {}): Promise<TestApp> 
   app.on('error', (error: unknown) => errors.push(error));
   for (const middleware of options.before ?? []) app.use(middleware);
   app.use(sseTasks({ runner, ...options.middleware }));
+  for (const middleware of options.after ?? []) app.use(middleware);
   const server = http.createServer(app.callback());
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;

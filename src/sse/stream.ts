@@ -1,3 +1,5 @@
+import type { ServerResponse } from 'node:http';
+import type { Http2ServerResponse } from 'node:http2';
 import { PassThrough } from 'node:stream';
 import type { Context } from 'koa';
 import { encodeRetry } from './encode';
@@ -5,17 +7,26 @@ import { encodeRetry } from './encode';
 /** Small, so a client that stops reading backs up into its socket instead of our heap. */
 const STREAM_HIGH_WATER_MARK = 16 * 1024;
 
+type Response = ServerResponse | Http2ServerResponse;
+
 /**
  * One open text/event-stream response. `close()` is the single way it ends, whoever ends it (the client going
  * away, a terminal event, an error, shutdown); it is idempotent and runs every cleanup registered with `onClose`.
  */
 export class EventStream {
-  #body: PassThrough;
+  readonly #body: PassThrough;
   #cleanups: Array<() => void> = [];
   #closed = false;
+  #clientGone = false;
 
-  constructor(body: PassThrough) {
+  constructor(body: PassThrough, response: Response) {
     this.#body = body;
+    const onClose = (): void => {
+      this.#clientGone = true;
+      this.close();
+    };
+    response.once('close', onClose);
+    this.onClose(() => response.off('close', onClose));
   }
 
   get closed(): boolean {
@@ -33,13 +44,15 @@ export class EventStream {
     else this.#cleanups.push(cleanup);
   }
 
+  /** Ends the response after what was written (or drops it, if the client is gone) and runs the cleanups. */
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
     const cleanups = this.#cleanups;
     this.#cleanups = [];
     for (const cleanup of cleanups) cleanup();
-    if (!this.#body.destroyed) this.#body.end();
+    if (this.#clientGone) this.#body.destroy();
+    else this.#body.end();
   }
 }
 
@@ -56,19 +69,21 @@ export function setEventStreamHeaders(ctx: Context): void {
 }
 
 /**
- * Sets the SSE headers on a Koa context, makes a PassThrough its body, flushes the headers with a `retry:` line
- * and returns the stream. Connection-specific headers are set on HTTP/1.x only: HTTP/2 forbids them.
+ * Sets the SSE headers on a Koa context, flushes them with a `retry:` line and returns the stream.
+ *
+ * The PassThrough is `ctx.body`, so middleware upstream sees what is sent, but we pipe it ourselves
+ * (`ctx.respond = false`): Koa 3 pipes bodies with `stream.pipeline`, which reports every client that goes away
+ * as an ERR_STREAM_PREMATURE_CLOSE error to `app.on('error')`. For an event stream that is the normal end.
  */
 export function openEventStream(ctx: Context, retryMs: number): EventStream {
   setEventStreamHeaders(ctx);
   const body = new PassThrough({ highWaterMark: STREAM_HIGH_WATER_MARK });
-  const stream = new EventStream(body);
   ctx.body = body;
+  ctx.respond = false;
   ctx.flushHeaders();
+  const response = ctx.res as Response;
+  body.pipe(response as NodeJS.WritableStream);
+  const stream = new EventStream(body, response);
   stream.write(encodeRetry(retryMs));
-
-  const close = (): void => stream.close();
-  ctx.res.once('close', close);
-  stream.onClose(() => ctx.res.off('close', close));
   return stream;
 }
