@@ -1,0 +1,82 @@
+// The demo app: the page, the task API at /tasks with a `report` task type, and the finished CSV files at /reports/.
+import { createReadStream, mkdirSync } from 'node:fs';
+import { readFile, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import Koa from 'koa';
+import { sseTasks, TaskRunner } from 'koa-sse-tasks';
+import { REPORT_FILE, reportJob } from './report.mjs';
+
+export const DEMO_DEFAULTS = {
+  reportsDir: fileURLToPath(new URL('./reports/', import.meta.url)),
+  stepDelayMs: 700,
+};
+
+/** Exactly the files the page is made of; any other path is not ours to serve. */
+const PUBLIC_FILES = new Map([
+  ['/', { file: 'index.html', type: 'text/html; charset=utf-8' }],
+  ['/app.js', { file: 'app.js', type: 'text/javascript; charset=utf-8' }],
+  ['/style.css', { file: 'style.css', type: 'text/css; charset=utf-8' }],
+]);
+const PUBLIC_DIR = new URL('./public/', import.meta.url);
+
+/** A client that leaves early (a closed tab, `EventSource.close()`): normal for streams, not worth a stack trace. */
+const CLIENT_GONE = new Set(['ERR_STREAM_PREMATURE_CLOSE', 'ECONNRESET', 'EPIPE', 'ECONNABORTED']);
+
+/** Builds the demo: returns the Koa app and its runner (close the runner when you stop the server). */
+export function createDemoApp({ reportsDir = DEMO_DEFAULTS.reportsDir, stepDelayMs = DEMO_DEFAULTS.stepDelayMs } = {}) {
+  if (!Number.isInteger(stepDelayMs) || stepDelayMs < 0) {
+    throw new TypeError(`demo: expected \`stepDelayMs\` to be an integer >= 0, got ${String(stepDelayMs)}`);
+  }
+  mkdirSync(reportsDir, { recursive: true });
+
+  const runner = new TaskRunner();
+  runner.define('report', reportJob({ reportsDir, stepDelayMs }));
+  runner.on('error', (error) => console.error('demo: a task store write failed:', error));
+
+  const app = new Koa();
+  app.on('error', logError);
+  app.use(securityHeaders);
+  app.use(sseTasks({ runner }));
+  app.use(servePublic);
+  app.use(reportFiles(reportsDir));
+  return { app, runner };
+}
+
+function logError(error) {
+  if (CLIENT_GONE.has(error?.code) || error?.status === 404 || error?.expose) return;
+  console.error('demo: request failed:', error);
+}
+
+async function securityHeaders(ctx, next) {
+  ctx.set('X-Content-Type-Options', 'nosniff');
+  ctx.set('Referrer-Policy', 'no-referrer');
+  await next();
+}
+
+async function servePublic(ctx, next) {
+  const entry = PUBLIC_FILES.get(ctx.path);
+  if (entry === undefined || (ctx.method !== 'GET' && ctx.method !== 'HEAD')) return next();
+  ctx.type = entry.type;
+  ctx.set('Cache-Control', 'no-cache');
+  ctx.set('Content-Security-Policy', "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'");
+  ctx.body = await readFile(new URL(entry.file, PUBLIC_DIR));
+}
+
+/** `GET /reports/<task id>.csv`, as an attachment; names that are not exactly a report file are 404. */
+function reportFiles(reportsDir) {
+  return async function reportFiles(ctx, next) {
+    const match = /^\/reports\/([^/]+)$/.exec(ctx.path);
+    if (match === null || (ctx.method !== 'GET' && ctx.method !== 'HEAD')) return next();
+    const name = match[1];
+    if (!REPORT_FILE.test(name)) return next();
+    const file = path.join(reportsDir, name);
+    const info = await stat(file).catch(() => undefined);
+    if (info === undefined || !info.isFile()) return next();
+    ctx.type = 'text/csv; charset=utf-8';
+    ctx.length = info.size;
+    ctx.set('Content-Disposition', `attachment; filename="${name}"`);
+    ctx.set('Cache-Control', 'private, no-cache');
+    ctx.body = createReadStream(file);
+  };
+}

@@ -1,0 +1,243 @@
+// The page's script: start a report (POST /tasks), follow it (EventSource on /tasks/:id/events), cancel it
+// (DELETE /tasks/:id). The task id goes in the URL hash, so a reload picks the same task up again.
+
+const $ = (id) => document.getElementById(id);
+const form = $('report-form');
+const ui = {
+  generate: $('generate'),
+  cancel: $('cancel'),
+  task: $('task'),
+  title: $('task-title'),
+  badge: $('badge'),
+  progress: $('progress'),
+  bar: document.querySelector('#progress .bar'),
+  status: $('status'),
+  steps: $('steps'),
+  result: $('result'),
+  download: $('download'),
+  summary: $('summary'),
+};
+const money = new Intl.NumberFormat('en-US', { style: 'currency', currency: 'USD' });
+const count = new Intl.NumberFormat('en-US');
+
+/** The task on screen: its id, its EventSource, and the step shown last. */
+let current;
+
+$('month').value = previousMonth();
+form.addEventListener('submit', (event) => {
+  event.preventDefault();
+  const data = new FormData(form);
+  void start({ report: data.get('report'), month: data.get('month'), fail: data.get('fail') === 'on' });
+});
+ui.cancel.addEventListener('click', () => void cancel());
+void resumeFromHash();
+
+async function start(input) {
+  stopFollowing();
+  const title = titleOf(input);
+  show(title);
+  setStatus('Starting…');
+  let response;
+  try {
+    response = await fetch('/tasks', {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ type: 'report', input }),
+    });
+  } catch {
+    return problem('The server cannot be reached. Is the demo still running?');
+  }
+  const body = await response.json().catch(() => ({}));
+  if (!response.ok) return problem(body.error?.message ?? `The server answered ${response.status}.`);
+  sessionStorage.setItem(`title:${body.id}`, title);
+  history.replaceState(null, '', `#task=${encodeURIComponent(body.id)}`);
+  follow(body);
+}
+
+/** After a reload: find the task in the hash again, or say it is gone. */
+async function resumeFromHash() {
+  const id = new URLSearchParams(location.hash.slice(1)).get('task');
+  if (!id) return;
+  show(sessionStorage.getItem(`title:${id}`) ?? 'Report');
+  const snapshot = await fetchTask(id);
+  if (snapshot !== undefined) follow(snapshot);
+}
+
+function follow(snapshot) {
+  const source = new EventSource(`/tasks/${encodeURIComponent(snapshot.id)}/events`);
+  const task = { id: snapshot.id, source, step: undefined };
+  current = task;
+  render(task, snapshot);
+  setRunning(true);
+
+  const on = (name, handle) =>
+    source.addEventListener(name, (event) => {
+      if (current === task) handle(JSON.parse(event.data));
+    });
+  on('status', (snap) => render(task, snap));
+  on('progress', ({ percent, message }) => progress(task, percent, message));
+  on('complete', (snap) => finish(task, snap));
+  on('failed', (snap) => finish(task, snap));
+  on('cancelled', (snap) => finish(task, snap));
+  // `heartbeat` events only keep proxies from closing an idle stream: nothing to show.
+  source.addEventListener('open', () => {
+    if (current === task) setStatus(task.step ?? 'Waiting for the report to start…');
+  });
+  source.addEventListener('error', () => {
+    if (current !== task) return;
+    if (source.readyState === EventSource.CLOSED) void lostStream(task);
+    else setStatus('Connection lost; reconnecting…');
+  });
+}
+
+/** The stream closed for good before a terminal event: ask what became of the task. */
+async function lostStream(task) {
+  task.source.close();
+  const snapshot = await fetchTask(task.id);
+  if (snapshot === undefined || current !== task) return;
+  if (['completed', 'failed', 'cancelled'].includes(snapshot.status)) finish(task, snapshot);
+  else problem('The live connection to the server closed. Reload the page to follow the report again.');
+}
+
+/** GET /tasks/:id; shows a message and resolves `undefined` if the task is gone or the server is unreachable. */
+async function fetchTask(id) {
+  try {
+    const response = await fetch(`/tasks/${encodeURIComponent(id)}`);
+    if (response.status === 404) {
+      return void problem('This task no longer exists on the server: it expired, or the server restarted.');
+    }
+    if (!response.ok) return void problem(`The server answered ${response.status} for this task.`);
+    return await response.json();
+  } catch {
+    return void problem('The server cannot be reached. Is the demo still running?');
+  }
+}
+
+async function cancel() {
+  const task = current;
+  if (task === undefined) return;
+  ui.cancel.disabled = true;
+  setStatus('Cancelling…');
+  try {
+    const response = await fetch(`/tasks/${encodeURIComponent(task.id)}`, { method: 'DELETE' });
+    // 202: the `cancelled` event follows on the stream. 409: it finished first, and that event follows instead.
+    if (response.status === 404) problem('This task no longer exists on the server.');
+    else if (!response.ok && response.status !== 409) problem(`Cancel failed: the server answered ${response.status}.`);
+  } catch {
+    problem('The server cannot be reached. Is the demo still running?');
+  }
+}
+
+function render(task, snapshot) {
+  setBadge(snapshot.status);
+  setProgress(snapshot.progress);
+  if (snapshot.message !== undefined) addStep(task, snapshot.message);
+  else if (snapshot.status === 'queued') setStatus('Queued: waiting for a free worker…');
+  else if (snapshot.status === 'running') setStatus('Starting…');
+  if (['completed', 'failed', 'cancelled'].includes(snapshot.status)) finish(task, snapshot);
+}
+
+function progress(task, percent, message) {
+  setBadge('running');
+  setProgress(percent);
+  if (message !== undefined) addStep(task, message);
+}
+
+function finish(task, snapshot) {
+  task.source.close();
+  if (current !== task) return;
+  current = undefined;
+  setRunning(false);
+  setBadge(snapshot.status);
+  const active = ui.steps.querySelector('li.active');
+  if (snapshot.status === 'completed') {
+    if (active) active.className = 'done';
+    setProgress(100);
+    const { url, rows, orders, revenue } = snapshot.result;
+    ui.download.href = url;
+    ui.summary.textContent = `${count.format(rows)} rows · ${count.format(orders)} orders · ${money.format(revenue)}`;
+    ui.result.hidden = false;
+    setStatus(`Report ready: ${count.format(rows)} rows.`);
+  } else if (snapshot.status === 'failed') {
+    if (active) active.className = 'failed';
+    setStatus(`Failed: ${snapshot.error?.message ?? 'no reason given'}`, 'error');
+  } else {
+    if (active) active.className = 'cancelled';
+    setStatus('Cancelled. No file was written.');
+  }
+}
+
+function addStep(task, message) {
+  setStatus(`${message}…`);
+  if (task.step === message) return;
+  task.step = message;
+  const active = ui.steps.querySelector('li.active');
+  if (active) active.className = 'done';
+  const item = document.createElement('li');
+  item.className = 'active';
+  item.textContent = message;
+  ui.steps.append(item);
+}
+
+function show(title) {
+  ui.task.hidden = false;
+  ui.title.textContent = title;
+  ui.steps.replaceChildren();
+  ui.result.hidden = true;
+  ui.download.removeAttribute('href');
+  setBadge('queued');
+  setProgress(0);
+  setStatus('');
+}
+
+function problem(message) {
+  if (current !== undefined) current.source.close();
+  current = undefined;
+  const active = ui.steps.querySelector('li.active');
+  if (active) active.className = 'stopped';
+  setRunning(false);
+  setBadge('error');
+  setStatus(message, 'error');
+}
+
+function stopFollowing() {
+  if (current !== undefined) current.source.close();
+  current = undefined;
+}
+
+function setRunning(running) {
+  ui.generate.disabled = running;
+  ui.cancel.hidden = !running;
+  ui.cancel.disabled = !running;
+}
+
+function setBadge(status) {
+  ui.badge.textContent = status;
+  ui.badge.dataset.status = status;
+  ui.progress.dataset.status = status;
+}
+
+function setProgress(percent) {
+  const value = Math.max(0, Math.min(100, Math.round(percent)));
+  ui.bar.style.width = `${value}%`;
+  ui.progress.setAttribute('aria-valuenow', String(value));
+}
+
+function setStatus(text, tone = '') {
+  ui.status.textContent = text;
+  ui.status.dataset.tone = tone;
+}
+
+function titleOf({ report, month }) {
+  const name = report === 'weekly-sales' ? 'Weekly sales' : 'Daily sales';
+  const match = /^(\d{4})-(\d{2})$/.exec(month);
+  if (!match) return `${name} · ${month || 'no month'}`;
+  const date = new Date(Date.UTC(Number(match[1]), Number(match[2]) - 1, 1));
+  return `${name} · ${date.toLocaleDateString('en-US', { month: 'long', year: 'numeric', timeZone: 'UTC' })}`;
+}
+
+function previousMonth() {
+  const now = new Date();
+  const date = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() - 1, 1));
+  return date.toISOString().slice(0, 7);
+}
