@@ -15,7 +15,7 @@ export interface StartRequest {
 export async function readJsonBody(ctx: Context, limit: number): Promise<unknown> {
   const parsed = (ctx.request as { body?: unknown }).body;
   if (parsed !== undefined) return parsed;
-  if (!ctx.is('application/json', '+json')) {
+  if (!isJsonType(ctx.request.type)) {
     throw new TaskError('unsupported_media_type', 415, 'Expected a body of type application/json');
   }
   const encoding = ctx.get('Content-Encoding').toLowerCase();
@@ -31,6 +31,15 @@ export async function readJsonBody(ctx: Context, limit: number): Promise<unknown
   } catch (error) {
     throw new TaskError('invalid_json', 400, `The body is not valid JSON: ${(error as Error).message}`);
   }
+}
+
+/**
+ * `application/json` or `application/<anything>+json`. Not `ctx.is()`: it answers null for a body without
+ * Content-Length or Transfer-Encoding, which is every HTTP/2 request body.
+ */
+function isJsonType(mime: string): boolean {
+  const type = mime.trim().toLowerCase();
+  return type === 'application/json' || /^application\/[a-z0-9.!#$&^_-]+\+json$/.test(type);
 }
 
 /** Checks the shape of a `POST /tasks` body: `{ "type": string, "input"?: any }`. */

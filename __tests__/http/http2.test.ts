@@ -1,0 +1,72 @@
+import http2 from 'node:http2';
+import type { AddressInfo } from 'node:net';
+import Koa from 'koa';
+import { createParser } from 'eventsource-parser';
+import { sseTasks, TaskRunner } from '../../src';
+import { defineControlled } from '../helpers/controlled';
+
+const CONNECTION_SPECIFIC = ['connection', 'keep-alive', 'transfer-encoding', 'upgrade', 'proxy-connection'];
+
+describe('over HTTP/2', () => {
+  let server: http2.Http2Server;
+  let runner: TaskRunner;
+  let client: http2.ClientHttp2Session;
+  let controlled: ReturnType<typeof defineControlled>;
+  const warnings: Error[] = [];
+  const onWarning = (warning: Error): void => void warnings.push(warning);
+
+  beforeEach(async () => {
+    process.on('warning', onWarning);
+    runner = new TaskRunner();
+    controlled = defineControlled(runner);
+    const app = new Koa();
+    app.silent = true;
+    app.use(sseTasks({ runner }));
+    server = http2.createServer(app.callback());
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    client = http2.connect(`http://127.0.0.1:${(server.address() as AddressInfo).port}`);
+  });
+  afterEach(async () => {
+    process.off('warning', onWarning);
+    client.close();
+    await new Promise((resolve) => server.close(resolve));
+    await runner.close();
+  });
+
+  function request(headers: http2.OutgoingHttpHeaders, body?: string): Promise<{ headers: http2.IncomingHttpHeaders; body: string }> {
+    return new Promise((resolve, reject) => {
+      const stream = client.request(headers);
+      let text = '';
+      let responseHeaders: http2.IncomingHttpHeaders = {};
+      stream.setEncoding('utf8');
+      stream.on('response', (h) => (responseHeaders = h));
+      stream.on('data', (chunk: string) => (text += chunk));
+      stream.on('end', () => resolve({ headers: responseHeaders, body: text }));
+      stream.on('error', reject);
+      stream.end(body);
+    });
+  }
+
+  it('streams a task with no connection-specific header, several streams on one connection', async () => {
+    const created = await request({ ':method': 'POST', ':path': '/tasks', 'content-type': 'application/json' }, '{"type":"controlled"}');
+    expect(created.headers[':status']).toBe(202);
+    const { id } = JSON.parse(created.body) as { id: string };
+    const { job, complete } = await controlled.running(id);
+
+    const followers = [1, 2, 3].map(() => request({ ':path': `/tasks/${id}/events` }));
+    await new Promise((r) => setTimeout(r, 50));
+    job.progress(50, 'half');
+    complete('done');
+    const responses = await Promise.all(followers);
+
+    for (const response of responses) {
+      expect(response.headers[':status']).toBe(200);
+      expect(response.headers['content-type']).toBe('text/event-stream; charset=utf-8');
+      for (const name of CONNECTION_SPECIFIC) expect(response.headers[name]).toBeUndefined();
+      const events: string[] = [];
+      createParser({ onEvent: (e) => events.push(e.event ?? 'message') }).feed(response.body);
+      expect(events).toEqual(['status', 'progress', 'complete']);
+    }
+    expect(warnings).toEqual([]);
+  });
+});
