@@ -1,26 +1,34 @@
 // Builds dist/: CommonJS + .d.ts from tsc, then a thin ES module wrapper over the same
 // CommonJS code, so `import` and `require` share one TaskRunner class (no dual-package hazard).
 import { execFileSync } from 'node:child_process';
-import { rmSync, writeFileSync } from 'node:fs';
+import { existsSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const require = createRequire(import.meta.url);
 
-rmSync(new URL('../dist', import.meta.url), { recursive: true, force: true });
-execFileSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', 'tsconfig.json'], {
+// Build beside dist/ and swap it in at the end, so a demo or test running meanwhile never finds it missing.
+const next = new URL('../dist.next/', import.meta.url);
+rmSync(next, { recursive: true, force: true });
+execFileSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', 'tsconfig.json', '--outDir', 'dist.next'], {
   cwd: root,
   stdio: 'inherit',
 });
 
 for (const entry of ['index']) {
-  const names = Object.keys(require(`../dist/${entry}.js`)).filter((n) => n !== 'default' && n !== '__esModule');
+  const names = Object.keys(require(`../dist.next/${entry}.js`)).filter((n) => n !== 'default' && n !== '__esModule');
   const body = [
     `import cjs from './${entry}.js';`,
     `export const { ${names.join(', ')} } = cjs;`,
     '',
   ].join('\n');
-  writeFileSync(new URL(`../dist/${entry}.mjs`, import.meta.url), body);
-  writeFileSync(new URL(`../dist/${entry}.d.mts`, import.meta.url), `export * from './${entry}.js';\n`);
+  writeFileSync(new URL(`${entry}.mjs`, next), body);
+  writeFileSync(new URL(`${entry}.d.mts`, next), `export * from './${entry}.js';\n`);
 }
+
+const old = new URL('../dist.old/', import.meta.url);
+rmSync(old, { recursive: true, force: true });
+if (existsSync(new URL('../dist/', import.meta.url))) renameSync(new URL('../dist/', import.meta.url), old);
+renameSync(next, new URL('../dist/', import.meta.url));
+rmSync(old, { recursive: true, force: true });
