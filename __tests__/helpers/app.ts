@@ -35,7 +35,7 @@ export async function startApp(options: StartAppOptions = {}): Promise<TestApp> 
   app.use(sseTasks({ runner, ...options.middleware }));
   for (const middleware of options.after ?? []) app.use(middleware);
   const server = http.createServer(app.callback());
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
   const { port } = server.address() as AddressInfo;
   return {
     base: `http://127.0.0.1:${port}`,
@@ -58,7 +58,12 @@ export function deferred<T = void>(): { promise: Promise<T>; resolve: (value: T)
   return { promise, resolve };
 }
 
-export async function postJson(base: string, path: string, body: unknown, headers: Record<string, string> = {}): Promise<Response> {
+export async function postJson(
+  base: string,
+  path: string,
+  body: unknown,
+  headers: Record<string, string> = {},
+): Promise<Response> {
   return fetch(base + path, {
     method: 'POST',
     headers: { 'content-type': 'application/json', ...headers },

@@ -11,13 +11,18 @@ export interface ControlledJob {
  * A task type whose jobs do nothing by themselves: the test holds each running job and calls `job.progress()`,
  * `complete()` or `fail()` on it, so events happen exactly when the test says.
  */
-export function defineControlled(runner: TaskRunner, type = 'controlled'): { running(id: string): Promise<ControlledJob> } {
+export function defineControlled(
+  runner: TaskRunner,
+  type = 'controlled',
+): { running(id: string): Promise<ControlledJob> } {
   const jobs = new Map<string, ControlledJob>();
-  runner.define(type, (job) =>
-    new Promise((resolve, reject) => {
-      jobs.set(job.id, { job, complete: resolve, fail: reject });
-      job.signal.addEventListener('abort', () => reject(job.signal.reason as Error), { once: true });
-    }),
+  runner.define(
+    type,
+    (job) =>
+      new Promise((resolve, reject) => {
+        jobs.set(job.id, { job, complete: resolve, fail: reject });
+        job.signal.addEventListener('abort', () => reject(job.signal.reason as Error), { once: true });
+      }),
   );
   return {
     async running(id) {

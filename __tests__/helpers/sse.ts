@@ -52,7 +52,8 @@ export function openStream(url: string, headers: Record<string, string> = {}): P
         destroy: () => request.destroy(),
       };
       const parser = createParser({
-        onEvent: (message: EventSourceMessage) => events.push({ event: message.event, id: message.id, data: message.data }),
+        onEvent: (message: EventSourceMessage) =>
+          events.push({ event: message.event, id: message.id, data: message.data }),
         onRetry: (ms: number) => (stream.retry = ms),
       });
       response.setEncoding('utf8');

@@ -11,7 +11,12 @@ describe('owners and authorization', () => {
   it('records owner(ctx) and by default lets only that owner read, follow or cancel', async () => {
     t = await startApp({
       middleware: { owner: userOf },
-      define: (runner) => runner.define('wait', (job) => new Promise((_, reject) => job.signal.addEventListener('abort', () => reject(job.signal.reason)))),
+      define: (runner) =>
+        runner.define(
+          'wait',
+          (job) =>
+            new Promise((_, reject) => job.signal.addEventListener('abort', () => reject(job.signal.reason as Error))),
+        ),
     });
     const created = await request(t.server).post('/tasks').set('X-User', 'ada').send({ type: 'wait' });
     expect(created.body.owner).toBe('ada');

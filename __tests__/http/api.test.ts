@@ -35,7 +35,9 @@ describe('the task API', () => {
 
   describe('POST /tasks', () => {
     it('starts a task: 202, its snapshot, and a Location that serves it', async () => {
-      const res = await request(t.server).post('/tasks').send({ type: 'echo', input: { n: 1 } });
+      const res = await request(t.server)
+        .post('/tasks')
+        .send({ type: 'echo', input: { n: 1 } });
       expect(res.status).toBe(202);
       expect(res.body).toMatchObject({ type: 'echo', status: 'queued', progress: 0 });
       expect(res.body.id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
@@ -59,22 +61,31 @@ describe('the task API', () => {
       expectError(res.body, 'invalid_json');
     });
 
-    it.each([['[]'], ['"report"'], ['{"input": 1}'], ['{"type": 5}'], ['null']])('answers 400 for the JSON body %s', async (body) => {
-      const res = await request(t.server).post('/tasks').set('Content-Type', 'application/json').send(body);
-      expect(res.status).toBe(400);
-      expectError(res.body, 'invalid_body');
-    });
+    it.each([['[]'], ['"report"'], ['{"input": 1}'], ['{"type": 5}'], ['null']])(
+      'answers 400 for the JSON body %s',
+      async (body) => {
+        const res = await request(t.server).post('/tasks').set('Content-Type', 'application/json').send(body);
+        expect(res.status).toBe(400);
+        expectError(res.body, 'invalid_body');
+      },
+    );
 
     it('answers 415 for a body that is not JSON, or has no type', async () => {
       const form = await request(t.server).post('/tasks').type('form').send('type=echo');
       expect(form.status).toBe(415);
       expectError(form.body, 'unsupported_media_type');
-      const untyped = await request(t.server).post('/tasks').set('Content-Type', '').send(Buffer.from('{"type":"echo"}'));
+      const untyped = await request(t.server)
+        .post('/tasks')
+        .set('Content-Type', '')
+        .send(Buffer.from('{"type":"echo"}'));
       expect(untyped.status).toBe(415);
     });
 
     it('accepts application/*+json', async () => {
-      const res = await request(t.server).post('/tasks').set('Content-Type', 'application/vnd.api+json').send('{"type":"echo"}');
+      const res = await request(t.server)
+        .post('/tasks')
+        .set('Content-Type', 'application/vnd.api+json')
+        .send('{"type":"echo"}');
       expect(res.status).toBe(202);
     });
 
@@ -89,7 +100,7 @@ describe('the task API', () => {
         headers: { 'content-type': 'application/json' },
         body: new Blob([big]).stream(),
         duplex: 'half',
-      } as RequestInit);
+      });
       expect(chunked.status).toBe(413);
       expectError(await chunked.json(), 'payload_too_large');
     });
@@ -120,11 +131,14 @@ describe('the task API', () => {
       expectError(res.body, 'task_not_found');
     });
 
-    it.each(['%00', 'a%20b', 'x'.repeat(129), '%C3%A9t%C3%A9', '..', '%2e%2e%2fetc'])('answers 400, never 5xx, for the id %s', async (id) => {
-      const res = await request(t.server).get(`/tasks/${id}`);
-      expect(res.status).toBe(400);
-      expectError(res.body, 'invalid_task_id');
-    });
+    it.each(['%00', 'a%20b', 'x'.repeat(129), '%C3%A9t%C3%A9', '..', '%2e%2e%2fetc'])(
+      'answers 400, never 5xx, for the id %s',
+      async (id) => {
+        const res = await request(t.server).get(`/tasks/${id}`);
+        expect(res.status).toBe(400);
+        expectError(res.body, 'invalid_task_id');
+      },
+    );
 
     it('answers HEAD like GET, without a body', async () => {
       const { body } = await request(t.server).post('/tasks').send({ type: 'echo' });

@@ -135,7 +135,10 @@ describe('GET /tasks/:id/events', () => {
 
   it('sends heartbeats every heartbeatMs, with data and without an id line', async () => {
     await t.close();
-    t = await startApp({ middleware: { heartbeatMs: 40 }, define: (runner) => (controlled = defineControlled(runner)) });
+    t = await startApp({
+      middleware: { heartbeatMs: 40 },
+      define: (runner) => (controlled = defineControlled(runner)),
+    });
     const id = await startTask(t.base, 'controlled');
     const stream = await openStream(`${t.base}/tasks/${id}/events`);
     const events = await stream.waitForEvents(4, { heartbeats: true });
@@ -175,7 +178,12 @@ describe('GET /tasks/:id/events', () => {
   });
 });
 
-async function waitForRecord(t: TestApp, id: string, event: string, progress: number): Promise<{ lastEventId: string }> {
+async function waitForRecord(
+  t: TestApp,
+  id: string,
+  event: string,
+  progress: number,
+): Promise<{ lastEventId: string }> {
   let record = await t.runner.store.read(id);
   for (let i = 0; i < 200 && record?.snapshot.progress !== progress; i++) {
     await new Promise((r) => setTimeout(r, 10));

@@ -33,7 +33,10 @@ describe('a real EventSource client', () => {
     eventRequests.length = 0;
     sockets.length = 0;
     const watch: Koa.Middleware = async (ctx, next) => {
-      if (!ctx.path.endsWith('/events')) return next();
+      if (!ctx.path.endsWith('/events')) {
+        await next();
+        return;
+      }
       const request: { lastEventId: string; status?: number } = { lastEventId: ctx.get('Last-Event-ID') };
       eventRequests.push(request);
       sockets.push(ctx.req.socket);

@@ -23,7 +23,7 @@ describe('over HTTP/2', () => {
     app.silent = true;
     app.use(sseTasks({ runner }));
     server = http2.createServer(app.callback());
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
     client = http2.connect(`http://127.0.0.1:${(server.address() as AddressInfo).port}`);
   });
   afterEach(async () => {
@@ -33,7 +33,10 @@ describe('over HTTP/2', () => {
     await runner.close();
   });
 
-  function request(headers: http2.OutgoingHttpHeaders, body?: string): Promise<{ headers: http2.IncomingHttpHeaders; body: string }> {
+  function request(
+    headers: http2.OutgoingHttpHeaders,
+    body?: string,
+  ): Promise<{ headers: http2.IncomingHttpHeaders; body: string }> {
     return new Promise((resolve, reject) => {
       const stream = client.request(headers);
       let text = '';
@@ -48,7 +51,10 @@ describe('over HTTP/2', () => {
   }
 
   it('streams a task with no connection-specific header, several streams on one connection', async () => {
-    const created = await request({ ':method': 'POST', ':path': '/tasks', 'content-type': 'application/json' }, '{"type":"controlled"}');
+    const created = await request(
+      { ':method': 'POST', ':path': '/tasks', 'content-type': 'application/json' },
+      '{"type":"controlled"}',
+    );
     expect(created.headers[':status']).toBe(202);
     const { id } = JSON.parse(created.body) as { id: string };
     const { job, complete } = await controlled.running(id);

@@ -8,11 +8,11 @@ const live = new Set<unknown>();
 function trackTimers(): void {
   const realSetInterval = global.setInterval;
   const realClearInterval = global.clearInterval;
-  jest.spyOn(global, 'setInterval').mockImplementation(((...args: Parameters<typeof setInterval>) => {
+  jest.spyOn(global, 'setInterval').mockImplementation((...args: Parameters<typeof setInterval>) => {
     const timer = realSetInterval(...args);
     live.add(timer);
     return timer;
-  }) as typeof setInterval);
+  });
   jest.spyOn(global, 'clearInterval').mockImplementation(((timer: NodeJS.Timeout) => {
     live.delete(timer);
     realClearInterval(timer);
@@ -30,7 +30,11 @@ describe('resources per connection', () => {
   beforeEach(async () => {
     trackTimers();
     store = new MemoryStore();
-    t = await startApp({ runner: { store }, middleware: { heartbeatMs: 20 }, define: (runner) => (controlled = defineControlled(runner)) });
+    t = await startApp({
+      runner: { store },
+      middleware: { heartbeatMs: 20 },
+      define: (runner) => (controlled = defineControlled(runner)),
+    });
   });
   afterEach(async () => {
     await t.close();
@@ -43,7 +47,9 @@ describe('resources per connection', () => {
     const timersBefore = timers();
     const runnerListeners = t.runner.listenerCount('event');
 
-    const streams = await Promise.all(Array.from({ length: 100 }, (_, i) => openStream(`${t.base}/tasks/${ids[i % 2]}/events`)));
+    const streams = await Promise.all(
+      Array.from({ length: 100 }, (_, i) => openStream(`${t.base}/tasks/${ids[i % 2]}/events`)),
+    );
     await Promise.all(streams.map((s) => s.waitForEvents(1)));
     expect(store.subscriptionCount).toBe(2); // one per followed task, not per client
     expect(timers()).toBe(timersBefore + 1); // one heartbeat timer for every stream
@@ -66,7 +72,9 @@ describe('resources per connection', () => {
     await Promise.all(streams.map((s) => s.waitForEvents(1)));
     complete();
     await Promise.all(streams.map((s) => s.ended));
-    expect(streams.every((s) => s.events.filter((e) => e.event !== 'heartbeat').at(-1)?.event === 'complete')).toBe(true);
+    expect(streams.every((s) => s.events.filter((e) => e.event !== 'heartbeat').at(-1)?.event === 'complete')).toBe(
+      true,
+    );
     await waitUntil(() => store.subscriptionCount === 0 && timers() <= timersBefore, 3000, 'release');
     expect(t.errors).toEqual([]);
   });

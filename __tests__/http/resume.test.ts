@@ -61,7 +61,10 @@ describe('resuming with Last-Event-ID', () => {
 
   beforeEach(async () => {
     store = new HeldStore();
-    t = await startApp({ runner: { store, historyLimit: 50 }, define: (runner) => (controlled = defineControlled(runner)) });
+    t = await startApp({
+      runner: { store, historyLimit: 50 },
+      define: (runner) => (controlled = defineControlled(runner)),
+    });
     id = await startTask(t.base, 'controlled');
     running = await controlled.running(id);
   });
@@ -69,7 +72,8 @@ describe('resuming with Last-Event-ID', () => {
 
   async function progressTo(from: number, to: number): Promise<void> {
     for (let p = from; p <= to; p++) running.job.progress(p);
-    for (let i = 0; i < 200 && (await store.peek(id))?.snapshot.progress !== to; i++) await new Promise((r) => setTimeout(r, 5));
+    for (let i = 0; i < 200 && (await store.peek(id))?.snapshot.progress !== to; i++)
+      await new Promise((r) => setTimeout(r, 5));
   }
 
   async function idOfProgress(percent: number): Promise<string> {
@@ -177,7 +181,8 @@ describe('resuming with Last-Event-ID', () => {
     await progressTo(1, 3);
     const last = await idOfProgress(2);
     running.complete('done');
-    for (let i = 0; i < 100 && (await store.read(id))?.snapshot.status !== 'completed'; i++) await new Promise((r) => setTimeout(r, 5));
+    for (let i = 0; i < 100 && (await store.read(id))?.snapshot.status !== 'completed'; i++)
+      await new Promise((r) => setTimeout(r, 5));
     const stream = await openStream(`${t.base}/tasks/${id}/events`, { 'Last-Event-ID': last });
     await stream.ended;
     expect(stream.events.map((e) => e.event)).toEqual(['progress', 'complete']);

@@ -46,7 +46,12 @@ describe('TaskRunner', () => {
     expect(started).toMatchObject({ type: 'report', status: 'queued', progress: 0, owner: 'ada' });
     expect(started.id).toMatch(/^[0-9a-f-]{36}$/);
     const done = await finished(runner, started.id);
-    expect(done).toMatchObject({ status: 'completed', progress: 100, message: 'Halfway', result: { url: '/r/2026-10.csv' } });
+    expect(done).toMatchObject({
+      status: 'completed',
+      progress: 100,
+      message: 'Halfway',
+      result: { url: '/r/2026-10.csv' },
+    });
     expect(Date.parse(done.updatedAt)).toBeGreaterThanOrEqual(Date.parse(done.createdAt));
 
     await waitUntil(() => seen.length === 4);
@@ -150,12 +155,15 @@ describe('TaskRunner', () => {
     });
     runner.define('reject', () => Promise.reject(new TypeError('no data for 2026-13')));
     runner.define('throw-string', () => {
-      throw 'plain string'; // eslint-disable-line no-throw-literal
+      throw 'plain string';
     });
     runner.define('ok', () => 1);
     const [a, b, c, d] = await Promise.all(['sync-throw', 'reject', 'throw-string', 'ok'].map((t) => runner.start(t)));
     expect(await finished(runner, a!.id)).toMatchObject({ status: 'failed', error: { message: 'bad input' } });
-    expect(await finished(runner, b!.id)).toMatchObject({ status: 'failed', error: { message: 'no data for 2026-13' } });
+    expect(await finished(runner, b!.id)).toMatchObject({
+      status: 'failed',
+      error: { message: 'no data for 2026-13' },
+    });
     expect(await finished(runner, c!.id)).toMatchObject({ status: 'failed', error: { message: 'plain string' } });
     expect(await finished(runner, d!.id)).toMatchObject({ status: 'completed', result: 1 });
   });
@@ -206,7 +214,8 @@ describe('TaskRunner', () => {
     const { id } = await runner.start('quick');
     expect((await finished(runner, id)).status).toBe('completed');
     const started = Date.now();
-    while ((await runner.get(id)) !== undefined && Date.now() - started < 3000) await new Promise((r) => setTimeout(r, 20));
+    while ((await runner.get(id)) !== undefined && Date.now() - started < 3000)
+      await new Promise((r) => setTimeout(r, 20));
     expect(await runner.get(id)).toBeUndefined();
   });
 
@@ -223,7 +232,10 @@ describe('TaskRunner', () => {
     await runner.close();
     expect(signals[0]?.aborted).toBe(true);
     for (const id of [running.id, queued.id]) {
-      expect(await runner.get(id)).toMatchObject({ status: 'failed', error: { message: 'The task runner closed before the task finished' } });
+      expect(await runner.get(id)).toMatchObject({
+        status: 'failed',
+        error: { message: 'The task runner closed before the task finished' },
+      });
     }
     await expect(runner.start('forever')).rejects.toThrow(RunnerClosedError);
     expect(signals).toHaveLength(1);

@@ -16,7 +16,9 @@ function parse(text: string): { events: EventSourceMessage[]; retries: number[];
 
 describe('encodeEvent', () => {
   it('writes event, id and one data line per line, in that order, ending with a blank line', () => {
-    expect(encodeEvent({ event: 'progress', id: '7', data: 'a\nb' })).toBe('event: progress\nid: 7\ndata: a\ndata: b\n\n');
+    expect(encodeEvent({ event: 'progress', id: '7', data: 'a\nb' })).toBe(
+      'event: progress\nid: 7\ndata: a\ndata: b\n\n',
+    );
   });
 
   it('treats CR, LF and CRLF alike as line breaks in data', () => {

@@ -22,7 +22,11 @@ export function describeTaskStore(name: string, makeStore: () => TaskStore | Pro
     async function commitProgress(id: string, count: number, historyLimit = limits.historyLimit): Promise<string[]> {
       const ids: string[] = [];
       for (let i = 1; i <= count; i++) {
-        const stored = await store.commit(snapshot(id, 'running', i), { event: 'progress', data: `{"percent":${i}}` }, { ...limits, historyLimit });
+        const stored = await store.commit(
+          snapshot(id, 'running', i),
+          { event: 'progress', data: `{"percent":${i}}` },
+          { ...limits, historyLimit },
+        );
         ids.push(stored.id);
       }
       return ids;

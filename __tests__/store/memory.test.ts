@@ -6,7 +6,11 @@ describeTaskStore('MemoryStore', () => new MemoryStore());
 describe('MemoryStore', () => {
   it('counts its subscriptions, so leaks can be seen', async () => {
     const store = new MemoryStore();
-    const off = [await store.subscribe('a', () => {}), await store.subscribe('a', () => {}), await store.subscribe('b', () => {})];
+    const off = [
+      await store.subscribe('a', () => {}),
+      await store.subscribe('a', () => {}),
+      await store.subscribe('b', () => {}),
+    ];
     expect(store.subscriptionCount).toBe(3);
     off.forEach((unsubscribe) => unsubscribe());
     off[0]!(); // a second call changes nothing

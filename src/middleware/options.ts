@@ -48,7 +48,8 @@ export interface ResolvedSseTasksOptions {
 }
 
 export function resolveSseTasksOptions(options: SseTasksOptions): ResolvedSseTasksOptions {
-  if (typeof options !== 'object' || options === null) throw optionError('options', 'an object with a `runner`', options);
+  if (typeof options !== 'object' || options === null)
+    throw optionError('options', 'an object with a `runner`', options);
   const { runner, prefix = MIDDLEWARE_DEFAULTS.prefix, cors = false } = options;
   if (typeof runner !== 'object' || runner === null || typeof runner.start !== 'function') {
     throw optionError('runner', 'a TaskRunner (new TaskRunner())', runner);
@@ -56,7 +57,8 @@ export function resolveSseTasksOptions(options: SseTasksOptions): ResolvedSseTas
   if (typeof prefix !== 'string' || !/^(\/[A-Za-z0-9._~-]+)+$/.test(prefix)) {
     throw optionError('prefix', "a path such as '/tasks' (leading slash, no trailing slash)", prefix);
   }
-  if (cors !== false && (typeof cors !== 'object' || cors === null)) throw optionError('cors', '@koa/cors options or false', cors);
+  if (cors !== false && (typeof cors !== 'object' || cors === null))
+    throw optionError('cors', '@koa/cors options or false', cors);
   const owner = functionOption<ResolvedSseTasksOptions['owner']>('owner', options.owner);
   const authorize = functionOption<ResolvedSseTasksOptions['authorize']>('authorize', options.authorize);
   return {

@@ -30,35 +30,52 @@ export function sseTasks(options: SseTasksOptions): Middleware {
   const findTask = taskFinder(resolved);
 
   const router = new Router({ prefix });
-  router.post('/', answerErrors(async (ctx) => {
-    const { type, input } = toStartRequest(await readJsonBody(ctx, bodyLimit));
-    const owner = resolved.owner?.(ctx);
-    const snapshot = await runner.start(type, input, owner === undefined ? {} : { owner });
-    ctx.status = 202;
-    ctx.set('Location', `${prefix}/${snapshot.id}`);
-    ctx.body = snapshot;
-  }));
-  router.get('/:id', answerErrors(async (ctx) => {
-    ctx.body = (await findTask(ctx)).snapshot;
-  }));
-  router.delete('/:id', answerErrors(async (ctx) => {
-    const { snapshot } = await findTask(ctx);
-    ctx.status = 202;
-    ctx.body = await runner.cancel(snapshot.id);
-  }));
-  router.get('/:id/events', answerErrors(async (ctx) => {
-    await serveTaskEvents(ctx, await findTask(ctx), events);
-  }));
+  router.post(
+    '/',
+    answerErrors(async (ctx) => {
+      const { type, input } = toStartRequest(await readJsonBody(ctx, bodyLimit));
+      const owner = resolved.owner?.(ctx);
+      const snapshot = await runner.start(type, input, owner === undefined ? {} : { owner });
+      ctx.status = 202;
+      ctx.set('Location', `${prefix}/${snapshot.id}`);
+      ctx.body = snapshot;
+    }),
+  );
+  router.get(
+    '/:id',
+    answerErrors(async (ctx) => {
+      ctx.body = (await findTask(ctx)).snapshot;
+    }),
+  );
+  router.delete(
+    '/:id',
+    answerErrors(async (ctx) => {
+      const { snapshot } = await findTask(ctx);
+      ctx.status = 202;
+      ctx.body = await runner.cancel(snapshot.id);
+    }),
+  );
+  router.get(
+    '/:id/events',
+    answerErrors(async (ctx) => {
+      await serveTaskEvents(ctx, await findTask(ctx), events);
+    }),
+  );
   const routes = router.routes();
   const allowedMethods = router.allowedMethods();
   const route = async (ctx: Context, next: Next): Promise<void> => {
     const routed = ctx as RouterContext;
-    await routes(routed, () => allowedMethods(routed, next));
+    await routes(routed, async () => {
+      await allowedMethods(routed, next);
+    });
   };
   const withCors = corsMiddleware(resolved);
 
   return async function sseTasks(ctx: Context, next: Next): Promise<void> {
-    if (ctx.path !== prefix && !ctx.path.startsWith(`${prefix}/`)) return next();
+    if (ctx.path !== prefix && !ctx.path.startsWith(`${prefix}/`)) {
+      await next();
+      return;
+    }
     await (withCors === undefined ? route(ctx, next) : withCors(ctx, () => route(ctx, next)));
     if ((ctx.status === 405 || ctx.status === 501) && ctx.body == null) {
       const code = ctx.status === 405 ? 'method_not_allowed' : 'not_implemented';
@@ -111,4 +128,3 @@ function corsMiddleware({ cors: options }: ResolvedSseTasksOptions): Middleware 
   const exposeHeaders = [...(Array.isArray(exposed) ? exposed : exposed.split(',').map((h) => h.trim())), 'Location'];
   return cors({ ...options, exposeHeaders });
 }
-

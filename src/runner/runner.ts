@@ -68,12 +68,19 @@ export class TaskRunner extends EventEmitter<TaskRunnerEvents> {
   async start<Input = unknown>(type: string, input?: Input, options: StartOptions = {}): Promise<TaskSnapshot> {
     if (this.#closing !== undefined) throw new RunnerClosedError();
     const handler = this.#handlers.get(type);
-    if (handler === undefined) throw new UnknownTaskTypeError(String(type), this.types);
+    if (handler === undefined) throw new UnknownTaskTypeError(type, this.types);
     if (options.owner !== undefined && typeof options.owner !== 'string') {
       throw optionError('owner', 'a string', options.owner);
     }
     const now = new Date().toISOString();
-    const snapshot: TaskSnapshot = { id: randomUUID(), type, status: 'queued', progress: 0, createdAt: now, updatedAt: now };
+    const snapshot: TaskSnapshot = {
+      id: randomUUID(),
+      type,
+      status: 'queued',
+      progress: 0,
+      createdAt: now,
+      updatedAt: now,
+    };
     if (options.owner !== undefined) snapshot.owner = options.owner;
     const task: LocalTask = { snapshot, input, handler, controller: new AbortController(), writes: Promise.resolve() };
     this.#local.set(snapshot.id, task);
@@ -167,7 +174,9 @@ export class TaskRunner extends EventEmitter<TaskRunnerEvents> {
       signal: task.controller.signal,
       progress: (percent: number, message?: string): void => {
         if (typeof percent !== 'number' || !Number.isFinite(percent) || percent < 0 || percent > 100) {
-          throw new RangeError(`koa-sse-tasks: expected \`percent\` to be a finite number from 0 to 100, got ${String(percent)} (${typeof percent})`);
+          throw new RangeError(
+            `koa-sse-tasks: expected \`percent\` to be a finite number from 0 to 100, got ${String(percent)} (${typeof percent})`,
+          );
         }
         if (message !== undefined && typeof message !== 'string') throw optionError('message', 'a string', message);
         if (isFinished(task.snapshot.status)) return;

@@ -28,7 +28,8 @@ export function encodeEvent({ event, id, data }: SseEvent): string {
   if (id !== undefined) {
     assertSingleLine('id', id);
     // The spec makes a parser ignore an id containing NULL, which would silently break resumption.
-    if (id.includes('\0')) throw new TypeError(`koa-sse-tasks: an SSE id must not contain NULL, got ${JSON.stringify(id)}`);
+    if (id.includes('\0'))
+      throw new TypeError(`koa-sse-tasks: an SSE id must not contain NULL, got ${JSON.stringify(id)}`);
     out += `id: ${id}\n`;
   }
   if (data !== undefined) {

@@ -1,10 +1,12 @@
 /** Option checks whose errors name the option, the value and what was expected. */
+import { inspect } from 'node:util';
 
 function describe(value: unknown): string {
   if (typeof value === 'string') return `${JSON.stringify(value)} (string)`;
   if (typeof value === 'function') return 'a function';
   if (value === null) return 'null';
-  return `${String(value)} (${typeof value})`;
+  if (typeof value === 'object') return Array.isArray(value) ? 'an array' : 'an object';
+  return `${inspect(value)} (${typeof value})`;
 }
 
 export function optionError(name: string, expected: string, value: unknown): TypeError {

@@ -1,0 +1,68 @@
+import { execFileSync } from 'node:child_process';
+import { rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+
+// These run against the built package (npm test builds first), resolved by name through package.json `exports`.
+const root = path.resolve(__dirname, '../..');
+
+function node(args: string[]): string {
+  return execFileSync(process.execPath, args, { cwd: root, encoding: 'utf8' }).trim();
+}
+
+describe('the published entry', () => {
+  it('works with require()', () => {
+    const out = node(['-e', "const m = require('koa-sse-tasks'); console.log(typeof m.sseTasks, typeof m.TaskRunner)"]);
+    expect(out).toBe('function function');
+  });
+
+  it('works with import, sharing one TaskRunner class with require()', () => {
+    const script = [
+      "import { sseTasks, TaskRunner } from 'koa-sse-tasks';",
+      "import { createRequire } from 'node:module';",
+      'const cjs = createRequire(import.meta.url)("koa-sse-tasks");',
+      'console.log(typeof sseTasks, TaskRunner === cjs.TaskRunner);',
+    ].join('\n');
+    expect(node(['--input-type=module', '-e', script])).toBe('function true');
+  });
+
+  it('ships types that a strict TypeScript consumer compiles against, in both module systems', () => {
+    const consumer = [
+      "import Koa from 'koa';",
+      "import { sseTasks, TaskRunner, type TaskSnapshot, type Job } from 'koa-sse-tasks';",
+      'const runner = new TaskRunner({ concurrency: 2 });',
+      "runner.define('report', async (job: Job<{ month: string }>) => { job.progress(40, 'Rendering'); return { url: job.input.month }; });",
+      'const app = new Koa();',
+      "app.use(sseTasks({ runner, owner: (ctx) => ctx.get('x-user') || undefined }));",
+      "runner.on('event', (taskId: string, event) => console.log(taskId, event.event, event.id, event.data));",
+      "const pending: Promise<TaskSnapshot | undefined> = runner.get('x');",
+      'void pending;',
+      // A mistake the types must catch:
+      '// @ts-expect-error percent is a number',
+      "runner.define('bad', (job) => job.progress('40'));",
+    ].join('\n');
+    for (const [file, moduleKind] of [
+      ['consumer.mts', 'node16'],
+      ['consumer.cts', 'node16'],
+    ] as const) {
+      const target = path.join(root, '__tests__/package', `.${file}`);
+      writeFileSync(target, consumer);
+      try {
+        node([
+          require.resolve('typescript/bin/tsc'),
+          '--noEmit',
+          '--strict',
+          '--skipLibCheck',
+          '--module',
+          moduleKind,
+          '--moduleResolution',
+          moduleKind,
+          '--types',
+          'node',
+          target,
+        ]);
+      } finally {
+        rmSync(target, { force: true });
+      }
+    }
+  });
+});
