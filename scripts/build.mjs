@@ -11,18 +11,18 @@ const require = createRequire(import.meta.url);
 // Build beside dist/ and swap it in at the end, so a demo or test running meanwhile never finds it missing.
 const next = new URL('../dist.next/', import.meta.url);
 rmSync(next, { recursive: true, force: true });
-execFileSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', 'tsconfig.json', '--outDir', 'dist.next'], {
-  cwd: root,
-  stdio: 'inherit',
-});
+execFileSync(
+  process.execPath,
+  [require.resolve('typescript/bin/tsc'), '-p', 'tsconfig.json', '--outDir', 'dist.next'],
+  {
+    cwd: root,
+    stdio: 'inherit',
+  },
+);
 
 for (const entry of ['index']) {
   const names = Object.keys(require(`../dist.next/${entry}.js`)).filter((n) => n !== 'default' && n !== '__esModule');
-  const body = [
-    `import cjs from './${entry}.js';`,
-    `export const { ${names.join(', ')} } = cjs;`,
-    '',
-  ].join('\n');
+  const body = [`import cjs from './${entry}.js';`, `export const { ${names.join(', ')} } = cjs;`, ''].join('\n');
   writeFileSync(new URL(`${entry}.mjs`, next), body);
   writeFileSync(new URL(`${entry}.d.mts`, next), `export * from './${entry}.js';\n`);
 }

@@ -61,7 +61,7 @@ describe('the demo page', () => {
 
     const script = await fetch(`${demo.url}/app.js`);
     expect(script.headers.get('content-type')).toBe('text/javascript; charset=utf-8');
-    expect(await script.text()).toContain("new EventSource(`/tasks/${encodeURIComponent(snapshot.id)}/events`)");
+    expect(await script.text()).toContain('new EventSource(`/tasks/${encodeURIComponent(snapshot.id)}/events`)');
     const style = await fetch(`${demo.url}/style.css`);
     expect(style.headers.get('content-type')).toBe('text/css; charset=utf-8');
     await style.text();
