@@ -20,10 +20,10 @@ const PUBLIC_FILES = new Map([
 ]);
 const PUBLIC_DIR = new URL('./public/', import.meta.url);
 
-/** A client that leaves early (a closed tab, `EventSource.close()`): normal for streams, not worth a stack trace. */
-const CLIENT_GONE = new Set(['ERR_STREAM_PREMATURE_CLOSE', 'ECONNRESET', 'EPIPE', 'ECONNABORTED']);
+/** A client that hangs up while a file download is sent: normal, not worth a stack trace. */
+const CLIENT_GONE = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED']);
 
-/** Builds the demo: returns the Koa app and its runner (close the runner when you stop the server). */
+/** Builds the demo: returns the Koa app, its runner and the task middleware (close both when you stop the server). */
 export function createDemoApp({ reportsDir = DEMO_DEFAULTS.reportsDir, stepDelayMs = DEMO_DEFAULTS.stepDelayMs } = {}) {
   if (!Number.isInteger(stepDelayMs) || stepDelayMs < 0) {
     throw new TypeError(`demo: expected \`stepDelayMs\` to be an integer >= 0, got ${String(stepDelayMs)}`);
@@ -37,10 +37,11 @@ export function createDemoApp({ reportsDir = DEMO_DEFAULTS.reportsDir, stepDelay
   const app = new Koa();
   app.on('error', logError);
   app.use(securityHeaders);
-  app.use(sseTasks({ runner }));
+  const tasks = sseTasks({ runner });
+  app.use(tasks);
   app.use(servePublic);
   app.use(reportFiles(reportsDir));
-  return { app, runner };
+  return { app, runner, tasks };
 }
 
 function logError(error) {

@@ -8,7 +8,7 @@ const host = process.env.HOST || '127.0.0.1';
 const stepDelayMs = integerEnv('DEMO_STEP_MS', DEMO_DEFAULTS.stepDelayMs);
 const reportsDir = process.env.REPORTS_DIR || DEMO_DEFAULTS.reportsDir;
 
-const { app, runner } = createDemoApp({ reportsDir, stepDelayMs });
+const { app, runner, tasks } = createDemoApp({ reportsDir, stepDelayMs });
 const server = app.listen(port, host, () => {
   const { address, port: actual } = server.address();
   const shown = address.includes(':') ? `[${address}]` : address;
@@ -24,10 +24,11 @@ for (const signal of ['SIGINT', 'SIGTERM']) {
   });
 }
 
-/** Stops taking connections, fails the running tasks (which ends their event streams), then drops what is left. */
+/** Stops taking connections, fails the running tasks (pages see why), ends the streams left, then drops the rest. */
 async function stop() {
   const closed = new Promise((resolve) => server.close(resolve));
   await runner.close();
+  tasks.close();
   server.closeIdleConnections();
   const timer = setTimeout(() => server.closeAllConnections(), 2000);
   timer.unref();

@@ -1,4 +1,5 @@
 export { sseTasks } from './middleware/sse-tasks';
+export type { SseTasksMiddleware } from './middleware/sse-tasks';
 export { MIDDLEWARE_DEFAULTS } from './middleware/options';
 export type { CorsOptions, SseTasksOptions } from './middleware/options';
 export { TaskRunner } from './runner/runner';

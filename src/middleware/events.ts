@@ -12,6 +12,8 @@ export interface EventsContext {
   feeds: TaskFeeds;
   heartbeat: Heartbeat;
   retryMs: number;
+  /** Every stream open now, so shutdown can end them. */
+  open: Set<EventStream>;
 }
 
 /** The largest Last-Event-ID looked at; a longer one cannot be ours and counts as unknown. */
@@ -39,6 +41,8 @@ export async function serveTaskEvents(ctx: Context, record: TaskRecord, deps: Ev
 
   const stream = openEventStream(ctx, deps.retryMs);
   deps.heartbeat.add(stream);
+  deps.open.add(stream);
+  stream.onClose(() => deps.open.delete(stream));
   const follower = new TaskFollower(stream, deps.store);
   try {
     stream.onClose(await deps.feeds.join(record.snapshot.id, follower));

@@ -14,11 +14,22 @@ const TASK_ID = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$/;
 
 type Handler = (ctx: Context) => Promise<void>;
 
+/** The middleware `sseTasks()` returns: mount it with `app.use()`, end its streams with `close()` on shutdown. */
+export interface SseTasksMiddleware extends Middleware {
+  /** How many event streams are open now. */
+  readonly openStreams: number;
+  /**
+   * Ends every open event stream (clients reconnect, to another instance if there is one) and answers later
+   * stream requests with 503. Other routes keep working. Call it before `server.close()`, which waits for them.
+   */
+  close(): void;
+}
+
 /**
  * Mounts the task API under `prefix` (default `/tasks`):
  * `POST /tasks`, `GET /tasks/:id`, `DELETE /tasks/:id` and the event stream `GET /tasks/:id/events`.
  */
-export function sseTasks(options: SseTasksOptions): Middleware {
+export function sseTasks(options: SseTasksOptions): SseTasksMiddleware {
   const resolved = resolveSseTasksOptions(options);
   const { runner, prefix, bodyLimit } = resolved;
   const events: EventsContext = {
@@ -26,7 +37,9 @@ export function sseTasks(options: SseTasksOptions): Middleware {
     feeds: new TaskFeeds(runner.store),
     heartbeat: new Heartbeat(resolved.heartbeatMs),
     retryMs: resolved.retryMs,
+    open: new Set(),
   };
+  let closed = false;
   const findTask = taskFinder(resolved);
 
   const router = new Router({ prefix });
@@ -58,6 +71,7 @@ export function sseTasks(options: SseTasksOptions): Middleware {
   router.get(
     '/:id/events',
     answerErrors(async (ctx) => {
+      if (closed) throw new TaskError('shutting_down', 503, 'The server is shutting down; reconnect shortly');
       await serveTaskEvents(ctx, await findTask(ctx), events);
     }),
   );
@@ -71,7 +85,7 @@ export function sseTasks(options: SseTasksOptions): Middleware {
   };
   const withCors = corsMiddleware(resolved);
 
-  return async function sseTasks(ctx: Context, next: Next): Promise<void> {
+  async function sseTasks(ctx: Context, next: Next): Promise<void> {
     if (ctx.path !== prefix && !ctx.path.startsWith(`${prefix}/`)) {
       await next();
       return;
@@ -81,7 +95,17 @@ export function sseTasks(options: SseTasksOptions): Middleware {
       const code = ctx.status === 405 ? 'method_not_allowed' : 'not_implemented';
       ctx.body = errorBody(code, `${ctx.method} is not allowed here; allowed: ${ctx.response.get('Allow')}`);
     }
-  };
+  }
+  return Object.defineProperties(sseTasks, {
+    openStreams: { get: () => events.open.size, enumerable: true },
+    close: {
+      value: (): void => {
+        closed = true;
+        for (const stream of [...events.open]) stream.close();
+      },
+      enumerable: true,
+    },
+  }) as SseTasksMiddleware;
 }
 
 /** Reads the task named by `:id` and checks the caller may see it: 400, 404 or 403 otherwise. */
