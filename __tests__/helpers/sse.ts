@@ -22,6 +22,8 @@ export interface OpenStream {
   waitForEvents(count: number, options?: { heartbeats?: boolean; timeoutMs?: number }): Promise<ParsedEvent[]>;
   /** Drops the connection from the client side. */
   destroy(): void;
+  /** Drops the connection with a TCP reset, as a crashed client or a killed proxy does. */
+  reset(): void;
 }
 
 export function openStream(url: string, headers: Record<string, string> = {}): Promise<OpenStream> {
@@ -50,6 +52,7 @@ export function openStream(url: string, headers: Record<string, string> = {}): P
           return counted();
         },
         destroy: () => request.destroy(),
+        reset: () => (request.socket)?.resetAndDestroy(),
       };
       const parser = createParser({
         onEvent: (message: EventSourceMessage) =>

@@ -151,7 +151,7 @@ export class TaskRunner extends EventEmitter<TaskRunnerEvents> {
   #run(task: LocalTask): void {
     this.#running++;
     const running: TaskSnapshot = { ...task.snapshot, status: 'running', updatedAt: new Date().toISOString() };
-    void this.#commit(task, running, 'status', JSON.stringify(running)).catch(() => {});
+    this.#commit(task, running, 'status', JSON.stringify(running)).catch(this.#report);
     const job = this.#job(task);
     new Promise((resolve) => resolve(task.handler(job)))
       .then(
@@ -183,7 +183,7 @@ export class TaskRunner extends EventEmitter<TaskRunnerEvents> {
         const next: TaskSnapshot = { ...task.snapshot, progress: percent, updatedAt: new Date().toISOString() };
         if (message !== undefined) next.message = message;
         const data = JSON.stringify(message === undefined ? { percent } : { percent, message });
-        void this.#commit(task, next, 'progress', data).catch(() => {});
+        this.#commit(task, next, 'progress', data).catch(this.#report);
       },
     };
   }
@@ -203,10 +203,10 @@ export class TaskRunner extends EventEmitter<TaskRunnerEvents> {
       data = JSON.stringify(next);
     }
     const committed = this.#commit(task, next, EVENT_FOR_STATUS[next.status], data);
-    return committed.finally(() => this.#local.delete(task.snapshot.id)).catch(() => {});
+    return committed.finally(() => this.#local.delete(task.snapshot.id)).catch(this.#report);
   }
 
-  /** Appends one change to the task's chain of writes; resolves with the stored event. */
+  /** Appends one change to the task's chain of writes; resolves with the stored event. The caller handles failure. */
   #commit(task: LocalTask, next: TaskSnapshot, event: TaskEvent['event'], data: string): Promise<TaskEvent> {
     task.snapshot = Object.freeze(next);
     const { historyLimit, ttlMs } = this.#options;
@@ -215,14 +215,16 @@ export class TaskRunner extends EventEmitter<TaskRunnerEvents> {
       this.emit('event', next.id, stored);
       return stored;
     });
-    task.writes = write.catch((error: unknown) => this.#report(error));
+    task.writes = write.catch(() => {}); // a failed write must not stop the ones after it
+
     return write;
   }
 
-  #report(error: unknown): void {
+  /** Where failed writes nobody awaits go: the runner's `error` event, or the console when nobody listens. */
+  readonly #report = (error: unknown): void => {
     if (this.listenerCount('error') > 0) this.emit('error', error);
     else console.error('koa-sse-tasks: a task store write failed:', error);
-  }
+  };
 }
 
 function messageOf(error: unknown): string {

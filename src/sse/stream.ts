@@ -68,22 +68,26 @@ export function setEventStreamHeaders(ctx: Context): void {
   (ctx as Context & { compress?: boolean }).compress = false;
 }
 
+/** How a socket reports a client that hung up: the normal end of an event stream, not an error. */
+const CLIENT_GONE = new Set(['ERR_STREAM_PREMATURE_CLOSE', 'ECONNRESET', 'EPIPE', 'ECONNABORTED']);
+
 /**
- * Sets the SSE headers on a Koa context, flushes them with a `retry:` line and returns the stream.
- *
- * The PassThrough is `ctx.body`, so middleware upstream sees what is sent, but we pipe it ourselves
- * (`ctx.respond = false`): Koa 3 pipes bodies with `stream.pipeline`, which reports every client that goes away
- * as an ERR_STREAM_PREMATURE_CLOSE error to `app.on('error')`. For an event stream that is the normal end.
+ * Sets the SSE headers on a Koa context, makes a PassThrough its body, flushes the headers with a `retry:` line and
+ * returns the stream. Koa pipes the body as usual; only for this response, a client hanging up is not reported to
+ * `app.on('error')` (Koa 3's pipeline and Koa's on-finished would log a stack trace per closed tab).
  */
 export function openEventStream(ctx: Context, retryMs: number): EventStream {
   setEventStreamHeaders(ctx);
   const body = new PassThrough({ highWaterMark: STREAM_HIGH_WATER_MARK });
   ctx.body = body;
-  ctx.respond = false;
+  const onerror = ctx.onerror.bind(ctx);
+  ctx.onerror = (error: Error) => {
+    const code = (error as NodeJS.ErrnoException | null)?.code;
+    if (code !== undefined && CLIENT_GONE.has(code)) return;
+    onerror(error);
+  };
   ctx.flushHeaders();
-  const response = ctx.res as Response;
-  body.pipe(response as NodeJS.WritableStream);
-  const stream = new EventStream(body, response);
+  const stream = new EventStream(body, ctx.res);
   stream.write(encodeRetry(retryMs));
   return stream;
 }
