@@ -52,7 +52,7 @@ export function openStream(url: string, headers: Record<string, string> = {}): P
           return counted();
         },
         destroy: () => request.destroy(),
-        reset: () => (request.socket)?.resetAndDestroy(),
+        reset: () => request.socket?.resetAndDestroy(),
       };
       const parser = createParser({
         onEvent: (message: EventSourceMessage) =>
