@@ -67,7 +67,7 @@ describe('TaskRunner', () => {
 
   it('runs at most `concurrency` jobs at once, the rest in FIFO order', async () => {
     runner = new TaskRunner({ concurrency: 2 });
-    const gates = new Map<number, ReturnType<typeof deferred>>();
+    const gates = new Map<number, ReturnType<typeof deferred<void>>>();
     const order: number[] = [];
     let running = 0;
     let peak = 0;
