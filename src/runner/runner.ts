@@ -67,6 +67,7 @@ export class TaskRunner extends EventEmitter<TaskRunnerEvents> {
     this.#options = resolveRunnerOptions(options);
     this.store = this.#options.store;
     this.#lease = { worker: `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`, leaseMs: this.#options.leaseMs };
+    this.#startMaintenance();
   }
 
   /**
@@ -170,13 +171,20 @@ export class TaskRunner extends EventEmitter<TaskRunnerEvents> {
     });
   }
 
-  /** With a shared store: wake up when tasks are queued elsewhere, renew leases, take over from dead workers. */
+  /** A worker wakes up when tasks are queued, by this runner or another. */
   #startWorking(): void {
     if (this.#offQueued !== undefined || !this.#options.worker || this.#closing !== undefined) return;
     this.#offQueued = this.store.onQueued(() => this.#wake()).catch((error: unknown) => {
       this.#report(error);
       return undefined;
     });
+  }
+
+  /**
+   * With a shared store, every runner (web instances too, so a task fails even when no worker is left) takes over
+   * and fails the tasks of dead workers; a worker also renews its leases and polls the queue.
+   */
+  #startMaintenance(): void {
     if (!this.store.shared) return;
     const every = Math.max(50, Math.min(1000, Math.floor(this.#options.leaseMs / 3)));
     this.#maintenance = setInterval(() => void this.#maintain(), every);
