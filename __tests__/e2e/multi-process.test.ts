@@ -39,7 +39,8 @@ describe('several processes sharing a RedisStore', () => {
     expect(beforeCrash.length).toBeGreaterThanOrEqual(5);
     expect(resumed[0]?.event).not.toBe('status'); // a replay, not a fresh snapshot
     expect(new Set(all.map((e) => e.id)).size).toBe(all.length);
-    expect(all.map((e) => e.id)).toEqual([...all.map((e) => e.id)].sort(byStreamId));
+    const ids = all.map((e) => e.id!);
+    expect(ids).toEqual([...ids].sort(byStreamId));
     expect(percents(all)).toEqual([10, 20, 30, 40, 50, 60, 70, 80, 90, 100]);
     expect(all.at(-1)?.event).toBe('complete');
     expect(all.filter((e) => e.event === 'complete')).toHaveLength(1);
