@@ -14,7 +14,7 @@ execFileSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', 'ts
   stdio: 'inherit',
 });
 
-for (const entry of ['index', 'redis']) {
+for (const entry of ['index', 'redis', 'bullmq']) {
   const names = Object.keys(require(`../dist/${entry}.js`)).filter((n) => n !== 'default' && n !== '__esModule');
   const body = [
     `import cjs from './${entry}.js';`,
