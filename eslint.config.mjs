@@ -22,6 +22,8 @@ export default tseslint.config(
       // Store methods are async by contract even where the memory store needs no await.
       '@typescript-eslint/require-await': 'off',
       '@typescript-eslint/no-unnecessary-type-parameters': 'off',
+      // With noUncheckedIndexedAccess, `x[i]!` after a bounds check is the honest way to say what is known.
+      '@typescript-eslint/no-non-null-assertion': 'off',
     },
   },
   {
@@ -36,6 +38,14 @@ export default tseslint.config(
       '@typescript-eslint/only-throw-error': 'off',
       '@typescript-eslint/no-unnecessary-condition': 'off',
       '@typescript-eslint/unbound-method': 'off',
+    },
+  },
+  {
+    files: ['**/*.js'],
+    ignores: ['demo/public/*.js'],
+    languageOptions: {
+      sourceType: 'commonjs',
+      globals: { require: 'readonly', module: 'writable', __dirname: 'readonly' },
     },
   },
   {

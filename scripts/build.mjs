@@ -20,7 +20,7 @@ execFileSync(
   },
 );
 
-for (const entry of ['index']) {
+for (const entry of ['index', 'redis', 'bullmq']) {
   const names = Object.keys(require(`../dist.next/${entry}.js`)).filter((n) => n !== 'default' && n !== '__esModule');
   const body = [`import cjs from './${entry}.js';`, `export const { ${names.join(', ')} } = cjs;`, ''].join('\n');
   writeFileSync(new URL(`${entry}.mjs`, next), body);

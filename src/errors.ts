@@ -37,3 +37,10 @@ export class RunnerClosedError extends TaskError {
     super('runner_closed', 503, 'The task runner is closed and accepts no new tasks');
   }
 }
+
+/** A conditional commit found the task changed since it was read; read it again and retry. */
+export class CommitConflictError extends TaskError {
+  constructor(id: string) {
+    super('commit_conflict', 409, `Task ${id} changed while it was being updated; read it again and retry`);
+  }
+}

@@ -7,11 +7,27 @@ export type { StartOptions, TaskRunnerEvents } from './runner/runner';
 export { RUNNER_DEFAULTS } from './runner/options';
 export type { TaskRunnerOptions } from './runner/options';
 export { MemoryStore } from './store/memory';
-export type { CommitLimits, NewTaskEvent, TaskEventListener, TaskRecord, TaskStore } from './store/types';
+export type {
+  ClaimedTask,
+  CommitCondition,
+  CommitLimits,
+  Lease,
+  NewTaskEvent,
+  TaskEventListener,
+  TaskRecord,
+  TaskStore,
+} from './store/types';
 export { encodeComment, encodeEvent, encodeRetry } from './sse/encode';
 export type { SseEvent } from './sse/encode';
 export { EVENT_FOR_STATUS, isFinished, isTerminalEvent } from './status';
-export { RunnerClosedError, TaskError, TaskFinishedError, TaskNotFoundError, UnknownTaskTypeError } from './errors';
+export {
+  CommitConflictError,
+  RunnerClosedError,
+  TaskError,
+  TaskFinishedError,
+  TaskNotFoundError,
+  UnknownTaskTypeError,
+} from './errors';
 export type {
   FinishedStatus,
   Job,

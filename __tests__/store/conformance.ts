@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { TaskSnapshot, TaskStatus, TaskStore } from '../../src';
+import { CommitConflictError, TaskFinishedError, type TaskSnapshot, type TaskStatus, type TaskStore } from '../../src';
 
 const limits = { historyLimit: 5, ttlMs: 60_000 };
 
@@ -118,6 +118,105 @@ export function describeTaskStore(name: string, makeStore: () => TaskStore | Pro
       await store.commit(snapshot(id), { event: 'status', data: '{}' }, { ...limits, ttlMs: 1 });
       await new Promise((r) => setTimeout(r, 100));
       expect((await store.read(id))?.snapshot.status).toBe('running');
+    });
+
+    it('refuses to write to a finished task, and a conditional write whose condition no longer holds', async () => {
+      const id = randomUUID();
+      const first = await store.commit(snapshot(id), { event: 'status', data: '{}' }, limits);
+      const second = await store.commit(snapshot(id, 'running', 5), { event: 'progress', data: '{}' }, limits);
+      await expect(
+        store.commit(snapshot(id, 'cancelled'), { event: 'cancelled', data: '{}' }, limits, {
+          ifLastEventId: first.id,
+        }),
+      ).rejects.toThrow(CommitConflictError);
+      await store.commit(snapshot(id, 'cancelled'), { event: 'cancelled', data: '{}' }, limits, {
+        ifLastEventId: second.id,
+      });
+      await expect(store.commit(snapshot(id, 'running', 9), { event: 'progress', data: '{}' }, limits)).rejects.toThrow(
+        TaskFinishedError,
+      );
+      expect((await store.read(id))?.snapshot.status).toBe('cancelled');
+    });
+
+    describe('job queue', () => {
+      const lease = (worker: string, leaseMs = 60_000): { worker: string; leaseMs: number } => ({ worker, leaseMs });
+      // Task types unique to each test, so stores shared between tests never hand one test's tasks to another.
+      let type: string;
+      beforeEach(() => {
+        type = `t${randomUUID().slice(0, 8)}`;
+      });
+      function queued(id = randomUUID(), taskType = type): TaskSnapshot {
+        return { ...snapshot(id, 'queued'), type: taskType };
+      }
+
+      it('queues a task with its input, and hands it to exactly one claim', async () => {
+        const task = queued();
+        const event = await store.enqueue(task, { month: '2026-10' }, limits);
+        expect(event.event).toBe('status');
+        expect(JSON.parse(event.data)).toEqual(task);
+        expect(await store.read(task.id)).toEqual({ snapshot: task, lastEventId: event.id });
+        const [a, b] = await Promise.all([store.claim([type], lease('a')), store.claim([type], lease('b'))]);
+        const claimed = a ?? b;
+        expect(a === undefined || b === undefined).toBe(true);
+        expect(claimed).toEqual({ snapshot: task, lastEventId: event.id, input: { month: '2026-10' } });
+        expect(await store.claim([type], lease('c'))).toBeUndefined();
+      });
+
+      it('claims only the types asked for, oldest first, and skips a task finished while queued', async () => {
+        const other = `${type}-other`;
+        const [one, two, three, four] = [queued(), queued(), queued(undefined, other), queued()];
+        for (const task of [one, two, three, four]) await store.enqueue(task, null, limits);
+        await store.commit({ ...two, status: 'cancelled' }, { event: 'cancelled', data: '{}' }, limits);
+        expect((await store.claim([type], lease('w')))?.snapshot.id).toBe(one.id);
+        expect((await store.claim([type], lease('w')))?.snapshot.id).toBe(four.id);
+        expect(await store.claim([type], lease('w'))).toBeUndefined();
+        expect((await store.claim([other, type], lease('w')))?.snapshot.id).toBe(three.id);
+      });
+
+      it('lets the lease holder renew, and hands an expired lease over to one reaper', async () => {
+        const task = queued();
+        await store.enqueue(task, null, limits);
+        await store.claim([type], lease('a', 150));
+        expect(await store.renew([task.id], lease('a', 150))).toEqual([]);
+        expect((await store.reapExpired(lease('b'), 100)).map((r) => r.snapshot.id)).not.toContain(task.id);
+        await new Promise((r) => setTimeout(r, 250));
+        const reaped = await store.reapExpired(lease('b'), 100);
+        expect(reaped.find((r) => r.snapshot.id === task.id)?.snapshot.status).toBe('queued');
+        expect((await store.reapExpired(lease('c', 150), 100)).map((r) => r.snapshot.id)).not.toContain(task.id);
+        expect(await store.renew([task.id], lease('a', 150))).toEqual([task.id]);
+      });
+
+      it('releases the lease of a task that finishes, so no reaper takes it over', async () => {
+        const task = queued();
+        await store.enqueue(task, null, limits);
+        await store.claim([type], lease('a', 50));
+        await store.commit({ ...task, status: 'completed' }, { event: 'complete', data: '{}' }, limits);
+        await new Promise((r) => setTimeout(r, 120));
+        expect((await store.reapExpired(lease('b'), 100)).map((r) => r.snapshot.id)).not.toContain(task.id);
+        expect(await store.renew([task.id], lease('a'))).toEqual([task.id]);
+      });
+
+      it('tells a watcher once when the task finishes, by whoever commits it', async () => {
+        const task = queued();
+        const { id: queuedId } = await store.enqueue(task, null, limits);
+        const seen: TaskSnapshot[] = [];
+        const unwatch = store.onFinished(task.id, queuedId, (finished) => seen.push(finished));
+        await store.commit({ ...task, status: 'running' }, { event: 'status', data: '{}' }, limits);
+        const cancelled = { ...task, status: 'cancelled' as const };
+        await store.commit(cancelled, { event: 'cancelled', data: JSON.stringify(cancelled) }, limits);
+        await waitFor(() => seen.length === 1);
+        await new Promise((r) => setTimeout(r, 50));
+        expect(seen).toEqual([cancelled]);
+        unwatch();
+      });
+
+      it('wakes queue listeners when a task is queued', async () => {
+        let woken = 0;
+        const off = await store.onQueued(() => woken++);
+        await store.enqueue(queued(), null, limits);
+        await waitFor(() => woken > 0);
+        off();
+      });
     });
   });
 }

@@ -1,8 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import { RunnerClosedError, TaskError, TaskFinishedError, TaskNotFoundError, UnknownTaskTypeError } from '../errors';
+import { hostname } from 'node:os';
+import {
+  CommitConflictError,
+  RunnerClosedError,
+  TaskFinishedError,
+  TaskNotFoundError,
+  UnknownTaskTypeError,
+} from '../errors';
 import { EVENT_FOR_STATUS, isFinished } from '../status';
-import type { TaskStore } from '../store/types';
+import type { ClaimedTask, Lease, TaskStore } from '../store/types';
 import type { FinishedStatus, Job, TaskEvent, TaskHandler, TaskSnapshot } from '../types';
 import { optionError } from '../util/validate';
 import { resolveRunnerOptions, type ResolvedRunnerOptions, type TaskRunnerOptions } from './options';
@@ -19,7 +26,7 @@ export interface TaskRunnerEvents {
   error: [error: unknown];
 }
 
-/** A task this runner owns until it finishes. */
+/** A task this runner claimed and runs until it finishes. */
 interface LocalTask {
   snapshot: TaskSnapshot;
   input: unknown;
@@ -27,48 +34,80 @@ interface LocalTask {
   controller: AbortController;
   /** The chain of this task's commits, so its events reach the store in the order they happened. */
   writes: Promise<unknown>;
+  /** Stops watching for the task finishing elsewhere (a cancel from another instance, a takeover). */
+  unwatch: () => void;
 }
 
 const CLOSED_MESSAGE = 'The task runner closed before the task finished';
+const WORKER_LOST_MESSAGE = 'The worker running the task was lost (its lease expired)';
+/** How many tasks one maintenance pass takes over from dead workers. */
+const REAP_BATCH = 100;
 
 /**
- * Runs task handlers with a concurrency limit and a FIFO queue, and records every change of a task as an event
- * in its store. Status only moves forward: queued -> running -> completed | failed | cancelled.
+ * Runs task handlers with a concurrency limit, and records every change of a task as an event in its store.
+ * Status only moves forward: queued -> running -> completed | failed | cancelled.
+ *
+ * Tasks wait in the store's queue: with the default memory store that is this process; with a shared store (Redis)
+ * any runner with `worker: true` that defines the type may claim a task, under a lease it renews while the job runs.
  */
 export class TaskRunner extends EventEmitter<TaskRunnerEvents> {
   /** The store the runner writes to and the middleware reads from. */
   readonly store: TaskStore;
   readonly #options: ResolvedRunnerOptions;
   readonly #handlers = new Map<string, TaskHandler>();
+  /** Types declared without a handler (`worker: false`): this runner starts them, others run them. */
+  readonly #declared = new Set<string>();
   readonly #local = new Map<string, LocalTask>();
-  readonly #queue: LocalTask[] = [];
+  readonly #claims = new Set<Promise<void>>();
+  readonly #lease: Lease;
   #running = 0;
   #closing: Promise<void> | undefined;
+  #maintenance: NodeJS.Timeout | undefined;
+  #maintaining = false;
+  /** Counts wake-ups, so a claim that found nothing knows whether to look again. */
+  #wakes = 0;
+  #offQueued: Promise<(() => void) | undefined> | undefined;
 
   constructor(options?: TaskRunnerOptions) {
     super();
     this.#options = resolveRunnerOptions(options);
     this.store = this.#options.store;
+    this.#lease = {
+      worker: `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`,
+      leaseMs: this.#options.leaseMs,
+    };
+    this.#startMaintenance();
   }
 
-  /** Defines (or replaces) the handler of a task type. */
-  define<Input = unknown, Result = unknown>(type: string, handler: TaskHandler<Input, Result>): this {
+  /**
+   * Defines (or replaces) the handler of a task type. A runner with `worker: false` may declare a type without a
+   * handler: it starts such tasks, and runners in other processes run them.
+   */
+  define<Input = unknown, Result = unknown>(type: string, handler?: TaskHandler<Input, Result>): this {
     if (typeof type !== 'string' || type.length === 0) throw optionError('type', 'a non-empty string', type);
-    if (typeof handler !== 'function') throw optionError(`handler of ${JSON.stringify(type)}`, 'a function', handler);
+    if (handler === undefined && !this.#options.worker) {
+      this.#declared.add(type);
+      return this;
+    }
+    if (typeof handler !== 'function') {
+      const hint = this.#options.worker ? ' (only a runner with `worker: false` may declare a type without one)' : '';
+      throw optionError(`handler of ${JSON.stringify(type)}`, `a function${hint}`, handler);
+    }
     this.#handlers.set(type, handler as TaskHandler);
+    this.#startWorking();
+    this.#wake();
     return this;
   }
 
-  /** The task types defined so far. */
+  /** The task types defined (or declared) so far. */
   get types(): string[] {
-    return [...this.#handlers.keys()];
+    return [...new Set([...this.#handlers.keys(), ...this.#declared])];
   }
 
-  /** Creates a task, `queued`, and runs it as soon as a slot is free. Resolves with its first snapshot. */
+  /** Creates a task, `queued`, and queues it for a free slot here or on another worker. Resolves with its first snapshot. */
   async start<Input = unknown>(type: string, input?: Input, options: StartOptions = {}): Promise<TaskSnapshot> {
     if (this.#closing !== undefined) throw new RunnerClosedError();
-    const handler = this.#handlers.get(type);
-    if (handler === undefined) throw new UnknownTaskTypeError(type, this.types);
+    if (!this.#handlers.has(type) && !this.#declared.has(type)) throw new UnknownTaskTypeError(type, this.types);
     if (options.owner !== undefined && typeof options.owner !== 'string') {
       throw optionError('owner', 'a string', options.owner);
     }
@@ -82,16 +121,10 @@ export class TaskRunner extends EventEmitter<TaskRunnerEvents> {
       updatedAt: now,
     };
     if (options.owner !== undefined) snapshot.owner = options.owner;
-    const task: LocalTask = { snapshot, input, handler, controller: new AbortController(), writes: Promise.resolve() };
-    this.#local.set(snapshot.id, task);
-    try {
-      await this.#commit(task, snapshot, 'status', JSON.stringify(snapshot));
-    } catch (error) {
-      this.#local.delete(snapshot.id);
-      throw error;
-    }
-    this.#queue.push(task);
-    this.#pump();
+    const { historyLimit, ttlMs } = this.#options;
+    const stored = await this.store.enqueue(Object.freeze(snapshot), input, { historyLimit, ttlMs });
+    this.emit('event', snapshot.id, stored);
+    this.#wake();
     return snapshot;
   }
 
@@ -101,28 +134,24 @@ export class TaskRunner extends EventEmitter<TaskRunnerEvents> {
   }
 
   /**
-   * Cancels a queued or running task: it becomes `cancelled` at once and its `job.signal` aborts. A queued task never
-   * runs. Rejects with `TaskNotFoundError` or `TaskFinishedError`.
+   * Cancels a queued or running task, wherever it runs: it becomes `cancelled` at once and its `job.signal` aborts.
+   * A queued task never runs. Rejects with `TaskNotFoundError` or `TaskFinishedError`.
    */
   async cancel(id: string): Promise<TaskSnapshot> {
     const task = this.#local.get(id);
-    if (task === undefined) {
-      const record = await this.store.read(id);
-      if (record === undefined) throw new TaskNotFoundError(id);
-      if (isFinished(record.snapshot.status)) throw new TaskFinishedError(id, record.snapshot.status);
-      throw new TaskError('task_not_local', 409, `Task ${id} is run by another runner, which this one cannot reach`);
+    if (task === undefined || isFinished(task.snapshot.status)) {
+      return this.#finishElsewhere(id, 'cancelled');
     }
-    if (isFinished(task.snapshot.status)) throw new TaskFinishedError(id, task.snapshot.status);
-    const queued = this.#queue.indexOf(task);
-    if (queued !== -1) this.#queue.splice(queued, 1);
     task.controller.abort(new DOMException('The task was cancelled', 'AbortError'));
     await this.#finish(task, 'cancelled');
-    return task.snapshot;
+    const record = await this.store.read(id);
+    return record?.snapshot ?? task.snapshot;
   }
 
   /**
-   * Stops the runner: no new task starts; queued and running tasks become `failed` and their signals abort; the store
-   * is closed. Handlers that ignore their signal are not awaited.
+   * Stops the runner: no new task starts; the tasks it runs become `failed` and their signals abort, which releases
+   * their leases; with a store of this process, queued tasks fail too (a shared store keeps them for other workers).
+   * Then the store is closed. Handlers that ignore their signal are not awaited.
    */
   close(): Promise<void> {
     this.#closing ??= this.#close();
@@ -130,36 +159,139 @@ export class TaskRunner extends EventEmitter<TaskRunnerEvents> {
   }
 
   async #close(): Promise<void> {
-    this.#queue.length = 0;
+    clearInterval(this.#maintenance);
+    void this.#offQueued?.then((off) => off?.());
     const finishing: Array<Promise<unknown>> = [];
     for (const task of this.#local.values()) {
       if (!isFinished(task.snapshot.status)) task.controller.abort(new DOMException(CLOSED_MESSAGE, 'AbortError'));
       finishing.push(this.#finish(task, 'failed', { message: CLOSED_MESSAGE }));
     }
-    await Promise.allSettled(finishing);
+    await Promise.allSettled([...finishing, ...this.#claims]);
+    if (!this.store.shared && this.#options.worker) await this.#failQueued();
+    await Promise.allSettled([...this.#local.values()].map((task) => task.writes));
     await this.store.close();
   }
 
-  #pump(): void {
-    while (this.#running < this.#options.concurrency && this.#closing === undefined) {
-      const task = this.#queue.shift();
-      if (task === undefined) return;
-      this.#run(task);
+  /** A store of this process dies with the runner: what is still queued there can never run. */
+  async #failQueued(): Promise<void> {
+    const types = this.types;
+    for (let claimed = await this.#claim(types); claimed !== undefined; claimed = await this.#claim(types)) {
+      await this.#finishElsewhere(claimed.snapshot.id, 'failed', { message: CLOSED_MESSAGE }).catch(() => {});
     }
   }
 
-  #run(task: LocalTask): void {
+  #claim(types: string[]): Promise<ClaimedTask | undefined> {
+    return this.store.claim(types, this.#lease).catch((error: unknown) => {
+      this.#report(error);
+      return undefined;
+    });
+  }
+
+  /** A worker wakes up when tasks are queued, by this runner or another. */
+  #startWorking(): void {
+    if (this.#offQueued !== undefined || !this.#options.worker || this.#closing !== undefined) return;
+    this.#offQueued = this.store
+      .onQueued(() => this.#wake())
+      .catch((error: unknown) => {
+        this.#report(error);
+        return undefined;
+      });
+  }
+
+  /**
+   * With a shared store, every runner (web instances too, so a task fails even when no worker is left) takes over
+   * and fails the tasks of dead workers; a worker also renews its leases and polls the queue.
+   */
+  #startMaintenance(): void {
+    if (!this.store.shared) return;
+    const every = Math.max(50, Math.min(1000, Math.floor(this.#options.leaseMs / 3)));
+    this.#maintenance = setInterval(() => void this.#maintain(), every);
+    this.#maintenance.unref();
+  }
+
+  async #maintain(): Promise<void> {
+    if (this.#maintaining || this.#closing !== undefined) return;
+    this.#maintaining = true;
+    try {
+      const held = [...this.#local.keys()];
+      if (held.length > 0) {
+        for (const id of await this.store.renew(held, this.#lease)) {
+          const task = this.#local.get(id);
+          if (task !== undefined)
+            this.#finishedElsewhere(task, undefined, 'The task was taken over: its lease was lost');
+        }
+      }
+      for (const record of await this.store.reapExpired(this.#lease, REAP_BATCH)) {
+        if (this.#closing !== undefined) break;
+        await this.#finishElsewhere(record.snapshot.id, 'failed', { message: WORKER_LOST_MESSAGE }).catch(() => {});
+      }
+      this.#wake();
+    } catch (error) {
+      this.#report(error);
+    } finally {
+      this.#maintaining = false;
+    }
+  }
+
+  /** Something may have been queued: claim while slots are free. */
+  #wake(): void {
+    this.#wakes++;
+    this.#pump();
+  }
+
+  /** Claims queued tasks while slots are free. */
+  #pump(): void {
+    if (!this.#options.worker || this.#closing !== undefined || this.#handlers.size === 0) return;
+    const wake = this.#wakes;
+    while (this.#running + this.#claims.size < this.#options.concurrency) {
+      const claiming: Promise<void> = this.#claim([...this.#handlers.keys()]).then((claimed) => {
+        this.#claims.delete(claiming);
+        // Found nothing, but a task may have been queued while it looked: look again.
+        if (claimed === undefined) {
+          if (this.#wakes !== wake) this.#pump();
+          return;
+        }
+        if (this.#closing === undefined) {
+          this.#run(claimed);
+          this.#pump();
+        } else {
+          void this.#finishElsewhere(claimed.snapshot.id, 'failed', { message: CLOSED_MESSAGE }).catch(() => {});
+        }
+      });
+      this.#claims.add(claiming);
+    }
+  }
+
+  #run(claimed: ClaimedTask): void {
+    const { snapshot, input, lastEventId } = claimed;
+    const task: LocalTask = {
+      snapshot: Object.freeze(snapshot),
+      input,
+      handler: this.#handlers.get(snapshot.type)!,
+      controller: new AbortController(),
+      writes: Promise.resolve(),
+      unwatch: () => {},
+    };
+    this.#local.set(snapshot.id, task);
     this.#running++;
-    const running: TaskSnapshot = { ...task.snapshot, status: 'running', updatedAt: new Date().toISOString() };
-    this.#commit(task, running, 'status', JSON.stringify(running)).catch(this.#report);
-    const job = this.#job(task);
-    new Promise((resolve) => resolve(task.handler(job)))
+    task.unwatch = this.store.onFinished(snapshot.id, lastEventId, (finished) =>
+      this.#finishedElsewhere(task, finished),
+    );
+    const running: TaskSnapshot = { ...snapshot, status: 'running', updatedAt: new Date().toISOString() };
+    this.#commit(task, running, 'status', JSON.stringify(running))
       .then(
-        (result) => this.#finish(task, 'completed', undefined, result),
-        (error: unknown) => this.#finish(task, 'failed', { message: messageOf(error) }),
+        () => {
+          if (isFinished(task.snapshot.status)) return undefined; // cancelled before it started
+          return new Promise((resolve) => resolve(task.handler(this.#job(task)))).then(
+            (result) => this.#finish(task, 'completed', undefined, result),
+            (error: unknown) => this.#finish(task, 'failed', { message: messageOf(error) }),
+          );
+        },
+        () => {},
       )
       .finally(() => {
         this.#running--;
+        this.#forget(task);
         this.#pump();
       })
       .catch(() => {}); // #finish reports its own failures
@@ -183,7 +315,7 @@ export class TaskRunner extends EventEmitter<TaskRunnerEvents> {
         const next: TaskSnapshot = { ...task.snapshot, progress: percent, updatedAt: new Date().toISOString() };
         if (message !== undefined) next.message = message;
         const data = JSON.stringify(message === undefined ? { percent } : { percent, message });
-        this.#commit(task, next, 'progress', data).catch(this.#report);
+        void this.#commit(task, next, 'progress', data).catch(() => {});
       },
     };
   }
@@ -203,10 +335,54 @@ export class TaskRunner extends EventEmitter<TaskRunnerEvents> {
       data = JSON.stringify(next);
     }
     const committed = this.#commit(task, next, EVENT_FOR_STATUS[next.status], data);
-    return committed.finally(() => this.#local.delete(task.snapshot.id)).catch(this.#report);
+    return committed.finally(() => this.#forget(task)).catch(() => {});
   }
 
-  /** Appends one change to the task's chain of writes; resolves with the stored event. The caller handles failure. */
+  /** The task finished by another hand (cancelled from another instance, taken over): abort its job, stop writing. */
+  #finishedElsewhere(task: LocalTask, finished: TaskSnapshot | undefined, reason?: string): void {
+    if (isFinished(task.snapshot.status)) return;
+    task.snapshot = Object.freeze(finished ?? { ...task.snapshot, status: 'failed' });
+    const message =
+      task.snapshot.status === 'cancelled' ? 'The task was cancelled' : (reason ?? 'The task finished elsewhere');
+    task.controller.abort(new DOMException(message, 'AbortError'));
+    this.#forget(task);
+  }
+
+  #forget(task: LocalTask): void {
+    if (!isFinished(task.snapshot.status)) return;
+    task.unwatch();
+    if (this.#local.get(task.snapshot.id) === task) this.#local.delete(task.snapshot.id);
+  }
+
+  /**
+   * Finishes a task this runner does not run (a cancel, a takeover from a dead worker) with a conditional commit, so
+   * it never overwrites a change made meanwhile: on a conflict it reads the task again and retries.
+   */
+  async #finishElsewhere(id: string, status: FinishedStatus, error?: { message: string }): Promise<TaskSnapshot> {
+    const { historyLimit, ttlMs } = this.#options;
+    for (let attempt = 1; ; attempt++) {
+      const record = await this.store.read(id);
+      if (record === undefined) throw new TaskNotFoundError(id);
+      if (isFinished(record.snapshot.status)) throw new TaskFinishedError(id, record.snapshot.status);
+      const next: TaskSnapshot = { ...record.snapshot, status, updatedAt: new Date().toISOString() };
+      if (error !== undefined) next.error = error;
+      try {
+        const event = { event: EVENT_FOR_STATUS[status], data: JSON.stringify(next) };
+        const stored = await this.store.commit(
+          next,
+          event,
+          { historyLimit, ttlMs },
+          { ifLastEventId: record.lastEventId },
+        );
+        this.emit('event', id, stored);
+        return next;
+      } catch (cause) {
+        if (!(cause instanceof CommitConflictError || cause instanceof TaskFinishedError) || attempt >= 20) throw cause;
+      }
+    }
+  }
+
+  /** Appends one change to the task's chain of writes; resolves with the stored event. */
   #commit(task: LocalTask, next: TaskSnapshot, event: TaskEvent['event'], data: string): Promise<TaskEvent> {
     task.snapshot = Object.freeze(next);
     const { historyLimit, ttlMs } = this.#options;
@@ -215,16 +391,18 @@ export class TaskRunner extends EventEmitter<TaskRunnerEvents> {
       this.emit('event', next.id, stored);
       return stored;
     });
-    task.writes = write.catch(() => {}); // a failed write must not stop the ones after it
-
+    task.writes = write.catch((error: unknown) => {
+      // Finished elsewhere (a cancel from another instance won the race): this runner's later writes are moot.
+      if (error instanceof TaskFinishedError) this.#finishedElsewhere(task, undefined);
+      else this.#report(error);
+    });
     return write;
   }
 
-  /** Where failed writes nobody awaits go: the runner's `error` event, or the console when nobody listens. */
-  readonly #report = (error: unknown): void => {
+  #report(error: unknown): void {
     if (this.listenerCount('error') > 0) this.emit('error', error);
-    else console.error('koa-sse-tasks: a task store write failed:', error);
-  };
+    else console.error('koa-sse-tasks: a task store operation failed:', error);
+  }
 }
 
 function messageOf(error: unknown): string {

@@ -1,6 +1,16 @@
-import { isFinished } from '../status';
+import { CommitConflictError, TaskFinishedError } from '../errors';
+import { isFinished, isTerminalEvent } from '../status';
 import type { TaskEvent, TaskSnapshot } from '../types';
-import type { CommitLimits, NewTaskEvent, TaskEventListener, TaskRecord, TaskStore } from './types';
+import type {
+  ClaimedTask,
+  CommitCondition,
+  CommitLimits,
+  Lease,
+  NewTaskEvent,
+  TaskEventListener,
+  TaskRecord,
+  TaskStore,
+} from './types';
 
 interface Entry {
   record: TaskRecord;
@@ -10,6 +20,12 @@ interface Entry {
   expiry?: NodeJS.Timeout;
 }
 
+interface Queued {
+  taskId: string;
+  type: string;
+  input: unknown;
+}
+
 const EVENT_ID = /^[1-9][0-9]{0,14}$/;
 
 /**
@@ -17,11 +33,28 @@ const EVENT_ID = /^[1-9][0-9]{0,14}$/;
  * Finished tasks are forgotten after their TTL by an unref'd timer.
  */
 export class MemoryStore implements TaskStore {
+  readonly shared = false;
   readonly #tasks = new Map<string, Entry>();
   readonly #listeners = new Map<string, Set<TaskEventListener>>();
+  /** Runner-side watchers (`onFinished`), kept apart from subscriptions so they never count as followers. */
+  readonly #watchers = new Map<string, Set<TaskEventListener>>();
+  readonly #queue: Queued[] = [];
+  readonly #leases = new Map<string, { worker: string; deadline: number }>();
+  readonly #queuedListeners = new Set<() => void>();
 
-  async commit(snapshot: TaskSnapshot, { event, data }: NewTaskEvent, limits: CommitLimits): Promise<TaskEvent> {
+  async commit(
+    snapshot: TaskSnapshot,
+    { event, data }: NewTaskEvent,
+    limits: CommitLimits,
+    condition?: CommitCondition,
+  ): Promise<TaskEvent> {
     let entry = this.#tasks.get(snapshot.id);
+    if (entry !== undefined && isFinished(entry.record.snapshot.status)) {
+      throw new TaskFinishedError(snapshot.id, entry.record.snapshot.status);
+    }
+    if (condition !== undefined && entry?.record.lastEventId !== condition.ifLastEventId) {
+      throw new CommitConflictError(snapshot.id);
+    }
     const sequence = (entry?.sequence ?? 0) + 1;
     const stored: TaskEvent = { id: String(sequence), event, data };
     if (entry === undefined) {
@@ -33,10 +66,14 @@ export class MemoryStore implements TaskStore {
     }
     entry.history.push(stored);
     if (entry.history.length > limits.historyLimit) entry.history.shift();
-    if (isFinished(snapshot.status) && entry.expiry === undefined) this.#expire(snapshot.id, entry, limits.ttlMs);
+    if (isFinished(snapshot.status)) {
+      this.#leases.delete(snapshot.id);
+      if (entry.expiry === undefined) this.#expire(snapshot.id, entry, limits.ttlMs);
+    }
 
-    const listeners = this.#listeners.get(snapshot.id);
-    if (listeners !== undefined) for (const listener of listeners) listener(stored);
+    for (const listeners of [this.#listeners.get(snapshot.id), this.#watchers.get(snapshot.id)]) {
+      if (listeners !== undefined) for (const listener of listeners) listener(stored);
+    }
     return stored;
   }
 
@@ -55,17 +92,79 @@ export class MemoryStore implements TaskStore {
   }
 
   async subscribe(taskId: string, listener: TaskEventListener): Promise<() => void> {
-    let listeners = this.#listeners.get(taskId);
-    if (listeners === undefined) this.#listeners.set(taskId, (listeners = new Set()));
-    listeners.add(listener);
-    return () => {
-      listeners.delete(listener);
-      if (listeners.size === 0 && this.#listeners.get(taskId) === listeners) this.#listeners.delete(taskId);
-    };
+    return addTo(this.#listeners, taskId, listener);
   }
 
   compareEventIds(a: string, b: string): number {
     return Number(a) - Number(b);
+  }
+
+  async enqueue(snapshot: TaskSnapshot, input: unknown, limits: CommitLimits): Promise<TaskEvent> {
+    const stored = await this.commit(snapshot, { event: 'status', data: JSON.stringify(snapshot) }, limits);
+    this.#queue.push({ taskId: snapshot.id, type: snapshot.type, input });
+    for (const listener of this.#queuedListeners) listener();
+    return stored;
+  }
+
+  async claim(types: readonly string[], { worker, leaseMs }: Lease): Promise<ClaimedTask | undefined> {
+    for (let i = 0; i < this.#queue.length; i++) {
+      const queued = this.#queue[i]!;
+      if (!types.includes(queued.type)) continue;
+      this.#queue.splice(i--, 1);
+      const record = this.#tasks.get(queued.taskId)?.record;
+      if (record === undefined || record.snapshot.status !== 'queued') continue; // cancelled while queued
+      this.#leases.set(queued.taskId, { worker, deadline: Date.now() + leaseMs });
+      return { ...record, input: queued.input };
+    }
+    return undefined;
+  }
+
+  async renew(taskIds: readonly string[], { worker, leaseMs }: Lease): Promise<string[]> {
+    const lost: string[] = [];
+    for (const taskId of taskIds) {
+      const lease = this.#leases.get(taskId);
+      const status = this.#tasks.get(taskId)?.record.snapshot.status;
+      if (status !== undefined && isFinished(status)) lost.push(taskId);
+      else if (lease !== undefined && lease.worker !== worker) lost.push(taskId);
+      else this.#leases.set(taskId, { worker, deadline: Date.now() + leaseMs });
+    }
+    return lost;
+  }
+
+  async reapExpired({ worker, leaseMs }: Lease, max: number): Promise<TaskRecord[]> {
+    const now = Date.now();
+    const reaped: TaskRecord[] = [];
+    for (const [taskId, lease] of this.#leases) {
+      if (reaped.length >= max) break;
+      if (lease.deadline > now) continue;
+      const record = this.#tasks.get(taskId)?.record;
+      if (record === undefined || isFinished(record.snapshot.status)) {
+        this.#leases.delete(taskId);
+        continue;
+      }
+      this.#leases.set(taskId, { worker, deadline: now + leaseMs });
+      reaped.push(record);
+    }
+    return reaped;
+  }
+
+  async onQueued(listener: () => void): Promise<() => void> {
+    this.#queuedListeners.add(listener);
+    return () => void this.#queuedListeners.delete(listener);
+  }
+
+  onFinished(taskId: string, afterId: string, listener: (snapshot: TaskSnapshot) => void): () => void {
+    let done = false;
+    const remove = addTo(this.#watchers, taskId, (event) => {
+      if (done || !isTerminalEvent(event.event) || Number(event.id) <= Number(afterId)) return;
+      done = true;
+      remove();
+      listener(JSON.parse(event.data) as TaskSnapshot);
+    });
+    return () => {
+      done = true;
+      remove();
+    };
   }
 
   /** How many listeners are subscribed, over all tasks: a leak shows here. */
@@ -82,6 +181,8 @@ export class MemoryStore implements TaskStore {
 
   async close(): Promise<void> {
     for (const entry of this.#tasks.values()) clearTimeout(entry.expiry);
+    this.#queuedListeners.clear();
+    this.#watchers.clear();
   }
 
   #expire(taskId: string, entry: Entry, ttlMs: number): void {
@@ -90,4 +191,15 @@ export class MemoryStore implements TaskStore {
     }, ttlMs);
     entry.expiry.unref();
   }
+}
+
+/** Adds `listener` to the set under `key`; the returned function removes it (and the set once empty), once. */
+function addTo<L>(map: Map<string, Set<L>>, key: string, listener: L): () => void {
+  let listeners = map.get(key);
+  if (listeners === undefined) map.set(key, (listeners = new Set()));
+  listeners.add(listener);
+  return () => {
+    listeners.delete(listener);
+    if (listeners.size === 0 && map.get(key) === listeners) map.delete(key);
+  };
 }

@@ -20,19 +20,53 @@ export interface CommitLimits {
   ttlMs: number;
 }
 
+/** A precondition of `commit()`: the write happens only if the task's latest event id is still this one. */
+export interface CommitCondition {
+  ifLastEventId: string;
+}
+
 /** Called with each event committed to a task, in commit order. */
 export type TaskEventListener = (event: TaskEvent) => void;
+
+/** Who holds a claimed job, and for how long a claim lasts without being renewed. */
+export interface Lease {
+  /** A name unique to one runner (one process may hold several). */
+  worker: string;
+  /** How long a claim or renewal holds, in ms; past it, another runner may take the task over. */
+  leaseMs: number;
+}
+
+/** A queued task a runner has claimed: its record and the input it was started with. */
+export interface ClaimedTask extends TaskRecord {
+  input: unknown;
+}
 
 /**
  * Where tasks live. Every method is async so a store may be remote (Redis); nothing above it may assume the
  * store is in this process. The same conformance suite (`__tests__/store/conformance.ts`) runs against each store.
+ *
+ * Besides snapshots and events a store holds the job queue: `enqueue` puts a task in it, a runner that runs jobs
+ * `claim`s tasks with a lease it `renew`s, and `reapExpired` hands over tasks whose runner stopped renewing.
  */
 export interface TaskStore {
   /**
-   * Saves `snapshot` and appends `event` to its task's history as one atomic step, then delivers the event to
-   * the task's subscribers. Ids strictly increase per task. A finished snapshot starts the task's TTL.
+   * True when other processes see the same tasks (Redis): a closing runner then leaves queued tasks to the other
+   * runners. False for a store in this process, whose queued tasks fail when the runner closes.
    */
-  commit(snapshot: TaskSnapshot, event: NewTaskEvent, limits: CommitLimits): Promise<TaskEvent>;
+  readonly shared: boolean;
+
+  /**
+   * Saves `snapshot` and appends `event` to its task's history as one atomic step, then delivers the event to
+   * the task's subscribers. Ids strictly increase per task. A finished snapshot starts the task's TTL and releases
+   * its lease. Rejects with `TaskFinishedError` if the task has already finished (nothing is written), and with
+   * `CommitConflictError` if `condition` is given and no longer holds.
+   */
+  commit(
+    snapshot: TaskSnapshot,
+    event: NewTaskEvent,
+    limits: CommitLimits,
+    condition?: CommitCondition,
+  ): Promise<TaskEvent>;
 
   /** The task's record, or `undefined` if it never existed or has expired. */
   read(taskId: string): Promise<TaskRecord | undefined>;
@@ -51,6 +85,36 @@ export interface TaskStore {
 
   /** Orders two ids of the same task's events: negative, zero or positive, like a sort comparator. */
   compareEventIds(a: string, b: string): number;
+
+  /**
+   * Commits `snapshot` (status `queued`) with its `status` event, and queues the task with its `input` for a
+   * runner that runs its type, as one step. The input must be JSON-serializable for a shared store.
+   */
+  enqueue(snapshot: TaskSnapshot, input: unknown, limits: CommitLimits): Promise<TaskEvent>;
+
+  /**
+   * Takes the oldest queued, unfinished task of one of `types` and leases it to `lease.worker`; `undefined` when
+   * there is none. A task is claimed once: two runners never get the same task.
+   */
+  claim(types: readonly string[], lease: Lease): Promise<ClaimedTask | undefined>;
+
+  /** Extends the leases `lease.worker` holds on `taskIds`; resolves with the ids whose lease it has lost. */
+  renew(taskIds: readonly string[], lease: Lease): Promise<string[]>;
+
+  /**
+   * Hands the unfinished tasks whose lease expired (their runner died) over to `lease.worker`, at most `max`, so
+   * it fails them; drops the leases of tasks that finished. Resolves with the records handed over.
+   */
+  reapExpired(lease: Lease, max: number): Promise<TaskRecord[]>;
+
+  /** Calls `listener` (with no promise of exactly once) when a task may have been queued. */
+  onQueued(listener: () => void): Promise<() => void>;
+
+  /**
+   * Calls `listener` once with the finished snapshot when a terminal event after `afterId` is committed to the task,
+   * by whoever commits it. How a runner learns that its job was cancelled, or taken over, elsewhere.
+   */
+  onFinished(taskId: string, afterId: string, listener: (snapshot: TaskSnapshot) => void): () => void;
 
   /** Releases timers and connections. The runner calls it from `runner.close()`. */
   close(): Promise<void>;

@@ -1,0 +1,83 @@
+import type Redis from 'ioredis';
+import { integerOption, optionError } from '../../util/validate';
+
+/** Where the Redis store reports an outage and its end. */
+export interface RedisStoreLogger {
+  error(message: string, ...details: unknown[]): void;
+  info(message: string, ...details: unknown[]): void;
+}
+
+/** Options of `new RedisStore()`. */
+export interface RedisStoreOptions {
+  /** The Redis server, e.g. `redis://:secret@redis.internal:6379/0`. @default 'redis://127.0.0.1:6379' */
+  url?: string;
+  /**
+   * An ioredis client to copy the connection settings from (TLS, Sentinel, password...). The store opens its own
+   * connections with `client.duplicate()`; the client itself is neither used nor closed. Not with `url`.
+   */
+  client?: Redis;
+  /** Prepended to every key the store writes; instances that share tasks must use the same one. @default 'sse-tasks:' */
+  keyPrefix?: string;
+  /** Names the store's connections in `CLIENT LIST`: `<name>:cmd` and `<name>:reader`. @default 'koa-sse-tasks' */
+  connectionName?: string;
+  /** How long a read (an HTTP request's lookup) waits for Redis before it fails, in ms. @default 5_000 */
+  readTimeoutMs?: number;
+  /** Where a lost connection (once per outage) and its recovery are reported. @default console */
+  logger?: RedisStoreLogger;
+}
+
+export const REDIS_STORE_DEFAULTS = {
+  url: 'redis://127.0.0.1:6379',
+  keyPrefix: 'sse-tasks:',
+  connectionName: 'koa-sse-tasks',
+  readTimeoutMs: 5_000,
+} as const;
+
+export interface ResolvedRedisStoreOptions {
+  url: string | undefined;
+  client: Redis | undefined;
+  keyPrefix: string;
+  connectionName: string;
+  readTimeoutMs: number;
+  logger: RedisStoreLogger;
+}
+
+export function resolveRedisStoreOptions(options: RedisStoreOptions): ResolvedRedisStoreOptions {
+  if (typeof options !== 'object' || options === null) throw optionError('options', 'an object', options);
+  const { url, client, keyPrefix = REDIS_STORE_DEFAULTS.keyPrefix, logger = console } = options;
+  const { connectionName = REDIS_STORE_DEFAULTS.connectionName } = options;
+  if (url !== undefined && client !== undefined) {
+    throw new TypeError('koa-sse-tasks: give `url` or `client` to RedisStore, not both');
+  }
+  if (url !== undefined && (typeof url !== 'string' || !/^rediss?:\/\//.test(url))) {
+    throw optionError('url', "a Redis URL such as 'redis://127.0.0.1:6379'", url);
+  }
+  if (
+    client !== undefined &&
+    (typeof client !== 'object' || client === null || typeof client.duplicate !== 'function')
+  ) {
+    throw optionError('client', 'an ioredis client (new Redis())', client);
+  }
+  if (typeof keyPrefix !== 'string' || /\s/.test(keyPrefix)) {
+    throw optionError('keyPrefix', "a string without spaces, such as 'sse-tasks:'", keyPrefix);
+  }
+  if (typeof connectionName !== 'string' || !/^[!-~]{1,64}$/.test(connectionName)) {
+    throw optionError('connectionName', 'up to 64 printable characters without spaces', connectionName);
+  }
+  if (
+    typeof logger !== 'object' ||
+    logger === null ||
+    typeof logger.error !== 'function' ||
+    typeof logger.info !== 'function'
+  ) {
+    throw optionError('logger', 'an object with error() and info() methods, such as console', logger);
+  }
+  return {
+    url: client === undefined ? (url ?? REDIS_STORE_DEFAULTS.url) : undefined,
+    client,
+    keyPrefix,
+    connectionName,
+    readTimeoutMs: integerOption('readTimeoutMs', options.readTimeoutMs ?? REDIS_STORE_DEFAULTS.readTimeoutMs, 1),
+    logger,
+  };
+}

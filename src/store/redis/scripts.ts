@@ -1,0 +1,108 @@
+/**
+ * The Lua scripts of the Redis store. Each runs atomically in Redis, which is what makes a commit (event + snapshot),
+ * a claim (pop + lease) and a takeover (expired lease -> new holder) single steps. Time is Redis's own (TIME), so
+ * the clocks of the processes sharing it do not matter.
+ *
+ * Keys (`p` is the key prefix): `p task:<id>` a hash (s snapshot JSON, st status, l latest event id, h history limit,
+ * i input JSON while queued); `p events:<id>` the task's stream (e event, d data, p previous event id);
+ * `p queue:<type>` a list of queued task ids; `p leases` a sorted set of task id -> lease deadline (ms);
+ * `p owners` a hash of task id -> worker; `p queued` a stream that wakes workers when a task is queued.
+ */
+
+const NOW = `local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)`;
+
+const FINISHED = `local function finished(st) return st == 'completed' or st == 'failed' or st == 'cancelled' end`;
+
+/**
+ * KEYS: task, events, leases, owners, queue, queued.
+ * ARGV: snapshot, status, event, data, historyLimit, ttlMs, finished (1/0), condition ('' or 'c:' .. last id),
+ * task id, enqueue (1/0), input, type.
+ * Returns {'ok', id} | {'finished', status} | {'conflict'}.
+ */
+export const COMMIT = `${FINISHED}
+local st = redis.call('HGET', KEYS[1], 'st')
+if finished(st) then return {'finished', st} end
+local last = redis.call('HGET', KEYS[1], 'l') or ''
+if ARGV[8] ~= '' and ARGV[8] ~= 'c:' .. last then return {'conflict'} end
+local id = redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[5], '*', 'e', ARGV[3], 'd', ARGV[4], 'p', last)
+redis.call('HSET', KEYS[1], 's', ARGV[1], 'st', ARGV[2], 'l', id, 'h', ARGV[5])
+if ARGV[10] == '1' then
+  redis.call('HSET', KEYS[1], 'i', ARGV[11])
+  redis.call('RPUSH', KEYS[5], ARGV[9])
+  redis.call('XADD', KEYS[6], 'MAXLEN', '~', '1000', '*', 't', ARGV[12])
+end
+if ARGV[7] == '1' then
+  redis.call('HDEL', KEYS[1], 'i')
+  redis.call('PEXPIRE', KEYS[1], ARGV[6])
+  redis.call('PEXPIRE', KEYS[2], ARGV[6])
+  redis.call('ZREM', KEYS[3], ARGV[9])
+  redis.call('HDEL', KEYS[4], ARGV[9])
+end
+return {'ok', id}`;
+
+/**
+ * KEYS: leases, owners. ARGV: prefix, worker, leaseMs, type...
+ * Pops queued ids of the types in order, skipping tasks that finished while queued (cancelled); leases the first
+ * still queued. Returns {id, snapshot, last id, input} or nil.
+ */
+export const CLAIM = `${NOW}
+for i = 4, #ARGV do
+  local queue = ARGV[1] .. 'queue:' .. ARGV[i]
+  while true do
+    local id = redis.call('LPOP', queue)
+    if not id then break end
+    local v = redis.call('HMGET', ARGV[1] .. 'task:' .. id, 'st', 's', 'l', 'i')
+    if v[1] == 'queued' then
+      redis.call('ZADD', KEYS[1], now + tonumber(ARGV[3]), id)
+      redis.call('HSET', KEYS[2], id, ARGV[2])
+      return {id, v[2], v[3], v[4] or ''}
+    end
+  end
+end
+return false`;
+
+/**
+ * KEYS: leases, owners. ARGV: prefix, worker, leaseMs, task id...
+ * Extends the worker's leases. A lease with no holder (Redis lost its data) is taken back. Returns the ids lost:
+ * held by another worker, or finished.
+ */
+export const RENEW = `${NOW}
+${FINISHED}
+local lost = {}
+for i = 4, #ARGV do
+  local id = ARGV[i]
+  local st = redis.call('HGET', ARGV[1] .. 'task:' .. id, 'st')
+  local owner = redis.call('HGET', KEYS[2], id)
+  if finished(st) or (owner and owner ~= ARGV[2]) then
+    lost[#lost + 1] = id
+  else
+    redis.call('ZADD', KEYS[1], now + tonumber(ARGV[3]), id)
+    redis.call('HSET', KEYS[2], id, ARGV[2])
+  end
+end
+return lost`;
+
+/**
+ * KEYS: leases, owners. ARGV: prefix, worker, leaseMs, max.
+ * Expired leases of unfinished tasks pass to the worker (so a reaper that dies in turn is reaped too); those of
+ * finished or forgotten tasks are dropped. Returns {id, snapshot, last id, ...} of the tasks handed over.
+ */
+export const REAP = `${NOW}
+${FINISHED}
+local out = {}
+local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, tonumber(ARGV[4]))
+for _, id in ipairs(ids) do
+  local v = redis.call('HMGET', ARGV[1] .. 'task:' .. id, 'st', 's', 'l')
+  if not v[1] or finished(v[1]) then
+    redis.call('ZREM', KEYS[1], id)
+    redis.call('HDEL', KEYS[2], id)
+  else
+    redis.call('ZADD', KEYS[1], now + tonumber(ARGV[3]), id)
+    redis.call('HSET', KEYS[2], id, ARGV[2])
+    out[#out + 1] = id
+    out[#out + 1] = v[2]
+    out[#out + 1] = v[3]
+  end
+end
+return out`;
