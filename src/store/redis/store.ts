@@ -37,7 +37,7 @@ interface ScriptCommands {
  * events, workers in other processes run the jobs, and tasks survive a restart of the app.
  *
  * Per process it holds two connections, however many clients and tasks: one for commands, and one that reads every
- * followed task stream with a single blocking XREAD. See docs/redis.md for the keys and their TTLs.
+ * followed task stream with a single blocking XREAD. The README ("Running several instances") lists the keys and their TTLs.
  */
 export class RedisStore implements TaskStore {
   readonly shared = true;
