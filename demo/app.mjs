@@ -1,4 +1,6 @@
 // The demo app: the page, the task API at /tasks with a `report` task type, and the finished CSV files at /reports/.
+// server.mjs serves it alone with the memory store; redis.mjs serves it from several web instances whose runner
+// shares a RedisStore with a worker process.
 import { createReadStream, mkdirSync } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
@@ -21,19 +23,43 @@ const PUBLIC_FILES = new Map([
 const PUBLIC_DIR = new URL('./public/', import.meta.url);
 
 /** A client that hangs up while a file download is sent: normal, not worth a stack trace. */
-const CLIENT_GONE = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED']);
+const CLIENT_GONE = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED', 'ERR_STREAM_PREMATURE_CLOSE']);
 
-/** Builds the demo: returns the Koa app, its runner and the task middleware (close both when you stop the server). */
-export function createDemoApp({ reportsDir = DEMO_DEFAULTS.reportsDir, stepDelayMs = DEMO_DEFAULTS.stepDelayMs } = {}) {
-  if (!Number.isInteger(stepDelayMs) || stepDelayMs < 0) {
+/**
+ * The runner of `report` tasks. With `worker: true` (the default) it runs the jobs, writing the CSV files to
+ * `reportsDir`; with `worker: false` it only declares the type: it starts tasks, and a worker sharing `store` runs them.
+ */
+export function createReportRunner({
+  store,
+  worker = true,
+  leaseMs,
+  reportsDir = DEMO_DEFAULTS.reportsDir,
+  stepDelayMs = DEMO_DEFAULTS.stepDelayMs,
+} = {}) {
+  if (worker && (!Number.isInteger(stepDelayMs) || stepDelayMs < 0)) {
     throw new TypeError(`demo: expected \`stepDelayMs\` to be an integer >= 0, got ${String(stepDelayMs)}`);
   }
-  mkdirSync(reportsDir, { recursive: true });
-
-  const runner = new TaskRunner();
-  runner.define('report', reportJob({ reportsDir, stepDelayMs }));
+  const runner = new TaskRunner({ store, worker, leaseMs });
+  if (worker) {
+    mkdirSync(reportsDir, { recursive: true });
+    runner.define('report', reportJob({ reportsDir, stepDelayMs }));
+  } else {
+    runner.define('report');
+  }
   runner.on('error', (error) => console.error('demo: a task store write failed:', error));
+  return runner;
+}
 
+/**
+ * Builds the demo: returns the Koa app, its runner and the task middleware (close both when you stop the server).
+ * Without `runner`, a runner of its own runs the reports in this process, with the memory store.
+ */
+export function createDemoApp({
+  reportsDir = DEMO_DEFAULTS.reportsDir,
+  stepDelayMs = DEMO_DEFAULTS.stepDelayMs,
+  runner = createReportRunner({ reportsDir, stepDelayMs }),
+} = {}) {
+  mkdirSync(reportsDir, { recursive: true });
   const app = new Koa();
   app.on('error', logError);
   app.use(securityHeaders);
