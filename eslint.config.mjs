@@ -53,6 +53,9 @@ export default tseslint.config(
     languageOptions: {
       globals: {
         console: 'readonly',
+        FormData: 'readonly',
+        URLSearchParams: 'readonly',
+        Intl: 'readonly',
         process: 'readonly',
         Buffer: 'readonly',
         URL: 'readonly',

@@ -85,16 +85,18 @@ export function sseTasks(options: SseTasksOptions): SseTasksMiddleware {
   };
   const withCors = corsMiddleware(resolved);
 
-  async function sseTasks(ctx: Context, next: Next): Promise<void> {
-    if (ctx.path !== prefix && !ctx.path.startsWith(`${prefix}/`)) {
-      await next();
-      return;
-    }
+  const below = `${prefix}/`;
+  async function serve(ctx: Context, next: Next): Promise<void> {
     await (withCors === undefined ? route(ctx, next) : withCors(ctx, () => route(ctx, next)));
     if ((ctx.status === 405 || ctx.status === 501) && ctx.body == null) {
       const code = ctx.status === 405 ? 'method_not_allowed' : 'not_implemented';
       ctx.body = errorBody(code, `${ctx.method} is not allowed here; allowed: ${ctx.response.get('Allow')}`);
     }
+  }
+  // Not async: a request for another route passes straight through, without a promise of ours in between.
+  function sseTasks(ctx: Context, next: Next): Promise<unknown> {
+    const { path } = ctx;
+    return path === prefix || path.startsWith(below) ? serve(ctx, next) : next();
   }
   return Object.defineProperties(sseTasks, {
     openStreams: { get: () => events.open.size, enumerable: true },
