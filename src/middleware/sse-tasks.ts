@@ -7,6 +7,7 @@ import type { TaskRecord } from '../store/types';
 import { readJsonBody, toStartRequest } from './body';
 import { serveTaskEvents, type EventsContext } from './events';
 import { TaskFeeds } from './feeds';
+import { serveLongPoll, waitOf } from './long-poll';
 import { resolveSseTasksOptions, type ResolvedSseTasksOptions, type SseTasksOptions } from './options';
 
 /** Ids we could have issued: UUIDs, and the ids of other queues (BullMQ) later. Anything else is a 400. */
@@ -19,8 +20,8 @@ export interface SseTasksMiddleware extends Middleware {
   /** How many event streams are open now. */
   readonly openStreams: number;
   /**
-   * Ends every open event stream (clients reconnect, to another instance if there is one) and answers later
-   * stream requests with 503. Other routes keep working. Call it before `server.close()`, which waits for them.
+   * Ends every open event stream (clients reconnect, to another instance if there is one), answers waiting
+   * long-polls at once, and answers later stream requests with 503. Other routes keep working. Call it before `server.close()`, which waits for them.
    */
   close(): void;
 }
@@ -38,6 +39,7 @@ export function sseTasks(options: SseTasksOptions): SseTasksMiddleware {
     heartbeat: new Heartbeat(resolved.heartbeatMs),
     retryMs: resolved.retryMs,
     open: new Set(),
+    polls: new Set(),
   };
   let closed = false;
   const findTask = taskFinder(resolved);
@@ -57,7 +59,10 @@ export function sseTasks(options: SseTasksOptions): SseTasksMiddleware {
   router.get(
     '/:id',
     answerErrors(async (ctx) => {
-      ctx.body = (await findTask(ctx)).snapshot;
+      const wait = waitOf(ctx);
+      const record = await findTask(ctx);
+      if (wait === undefined) ctx.body = record.snapshot;
+      else await serveLongPoll(ctx, record, closed ? 0 : wait, events);
     }),
   );
   router.delete(
@@ -102,6 +107,7 @@ export function sseTasks(options: SseTasksOptions): SseTasksMiddleware {
       value: (): void => {
         closed = true;
         for (const stream of [...events.open]) stream.close();
+        for (const answer of [...events.polls]) answer();
       },
       enumerable: true,
     },
