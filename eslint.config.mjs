@@ -27,6 +27,11 @@ export default tseslint.config(
     },
   },
   {
+    // Browser code, checked against the DOM rather than node.
+    files: ['src/client/**/*.ts'],
+    languageOptions: { parserOptions: { project: './tsconfig.client.json', tsconfigRootDir: import.meta.dirname } },
+  },
+  {
     files: ['__tests__/**/*.ts'],
     rules: {
       '@typescript-eslint/no-non-null-assertion': 'off',
