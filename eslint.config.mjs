@@ -27,6 +27,18 @@ export default tseslint.config(
     },
   },
   {
+    // Browser code, checked against the DOM rather than node.
+    files: ['src/client/**/*.ts'],
+    languageOptions: { parserOptions: { project: './tsconfig.client.json', tsconfigRootDir: import.meta.dirname } },
+  },
+  {
+    // Tests whose callbacks run in the browser (page.evaluate) see the DOM too.
+    files: ['__tests__/e2e/browser/**/*.ts'],
+    languageOptions: {
+      parserOptions: { project: './tsconfig.browser-tests.json', tsconfigRootDir: import.meta.dirname },
+    },
+  },
+  {
     files: ['__tests__/**/*.ts'],
     rules: {
       '@typescript-eslint/no-non-null-assertion': 'off',

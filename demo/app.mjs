@@ -1,6 +1,7 @@
 // The demo app: the page, the task API at /tasks with a `report` task type, and the finished CSV files at /reports/.
 // server.mjs serves it alone with the memory store; redis.mjs serves it from several web instances whose runner
 // shares a RedisStore with a worker process.
+import { randomUUID } from 'node:crypto';
 import { createReadStream, mkdirSync } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
@@ -21,6 +22,11 @@ const PUBLIC_FILES = new Map([
   ['/style.css', { file: 'style.css', type: 'text/css; charset=utf-8' }],
 ]);
 const PUBLIC_DIR = new URL('./public/', import.meta.url);
+/** The browser client, as the package ships it (koa-sse-tasks/client): plain ES modules the page imports. */
+const CLIENT_DIR = new URL('./', import.meta.resolve('koa-sse-tasks/client'));
+const CLIENT_FILES = new Set(['/client/index.js', '/client/poll.js', '/client/types.js']);
+/** The cookie naming this browser's anonymous owner, whose reports the "My reports" list follows. */
+const OWNER_COOKIE = 'demo-owner';
 
 /** A client that hangs up while a file download is sent: normal, not worth a stack trace. */
 const CLIENT_GONE = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED', 'ERR_STREAM_PREMATURE_CLOSE']);
@@ -63,7 +69,9 @@ export function createDemoApp({
   const app = new Koa();
   app.on('error', logError);
   app.use(securityHeaders);
-  const tasks = sseTasks({ runner });
+  app.use(anonymousOwner);
+  // Each browser owns the reports it starts (one feed lists them); a report's id is enough to follow or cancel it.
+  const tasks = sseTasks({ runner, owner: (ctx) => ctx.state.owner, authorize: () => true });
   app.use(tasks);
   app.use(servePublic);
   app.use(reportFiles(reportsDir));
@@ -81,7 +89,24 @@ async function securityHeaders(ctx, next) {
   await next();
 }
 
+/** Gives each browser a random owner id in a cookie, so "My reports" shows its own reports. */
+async function anonymousOwner(ctx, next) {
+  let owner = ctx.cookies.get(OWNER_COOKIE);
+  if (owner === undefined || !/^[0-9a-f-]{36}$/.test(owner)) {
+    owner = randomUUID();
+    ctx.cookies.set(OWNER_COOKIE, owner, { httpOnly: true, sameSite: 'lax', overwrite: true });
+  }
+  ctx.state.owner = owner;
+  await next();
+}
+
 async function servePublic(ctx, next) {
+  if (CLIENT_FILES.has(ctx.path) && (ctx.method === 'GET' || ctx.method === 'HEAD')) {
+    ctx.type = 'text/javascript; charset=utf-8';
+    ctx.set('Cache-Control', 'no-cache');
+    ctx.body = await readFile(new URL(ctx.path.slice('/client/'.length), CLIENT_DIR));
+    return;
+  }
   const entry = PUBLIC_FILES.get(ctx.path);
   if (entry === undefined || (ctx.method !== 'GET' && ctx.method !== 'HEAD')) return next();
   ctx.type = entry.type;

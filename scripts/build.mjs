@@ -1,5 +1,6 @@
 // Builds dist/: CommonJS + .d.ts from tsc, then a thin ES module wrapper over the same
-// CommonJS code, so `import` and `require` share one TaskRunner class (no dual-package hazard).
+// CommonJS code, so `import` and `require` share one TaskRunner class (no dual-package hazard);
+// and dist/client/, the browser client as plain ES modules.
 import { execFileSync } from 'node:child_process';
 import { existsSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -26,6 +27,16 @@ for (const entry of ['index', 'redis', 'bullmq']) {
   writeFileSync(new URL(`${entry}.mjs`, next), body);
   writeFileSync(new URL(`${entry}.d.mts`, next), `export * from './${entry}.js';\n`);
 }
+
+// The browser client (koa-sse-tasks/client): ES modules with no import at run time, for pages to load as they are.
+execFileSync(
+  process.execPath,
+  [require.resolve('typescript/bin/tsc'), '-p', 'tsconfig.client.json', '--outDir', 'dist.next/.client'],
+  { cwd: root, stdio: 'inherit' },
+);
+renameSync(new URL('.client/client/', next), new URL('client/', next));
+rmSync(new URL('.client/', next), { recursive: true, force: true });
+writeFileSync(new URL('client/package.json', next), `${JSON.stringify({ type: 'module' })}\n`);
 
 const old = new URL('../dist.old/', import.meta.url);
 rmSync(old, { recursive: true, force: true });

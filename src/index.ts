@@ -13,6 +13,7 @@ export type {
   CommitLimits,
   Lease,
   NewTaskEvent,
+  OwnedTask,
   TaskEventListener,
   TaskRecord,
   TaskStore,

@@ -1,18 +1,12 @@
 // The demo, end to end: `node demo/server.mjs` as a child process on a free port, followed with the real
 // `eventsource` client, as a browser would. Needs dist/ (npm test builds it first).
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { EventSource } from 'eventsource';
 import type { ProgressData, TaskSnapshot } from '../../src';
-
-interface Demo {
-  url: string;
-  child: ChildProcess;
-  output: () => string;
-}
+import { startDemo, stopDemo, type Demo } from '../helpers/demo';
 
 interface Received {
   event: string;
@@ -25,7 +19,6 @@ interface ReportResult {
   month: string;
 }
 
-const ROOT = path.resolve(__dirname, '../..');
 const TERMINAL = ['complete', 'failed', 'cancelled'];
 /** Long enough that a cancel sent after the first progress event lands well before the job ends. */
 const STEP_MS = 80;
@@ -61,7 +54,10 @@ describe('the demo page', () => {
 
     const script = await fetch(`${demo.url}/app.js`);
     expect(script.headers.get('content-type')).toBe('text/javascript; charset=utf-8');
-    expect(await script.text()).toContain('new EventSource(`/tasks/${encodeURIComponent(snapshot.id)}/events`)');
+    expect(await script.text()).toContain('watchTask(`/tasks/${encodeURIComponent(snapshot.id)}/events`');
+    const client = await fetch(`${demo.url}/client/index.js`);
+    expect(client.headers.get('content-type')).toBe('text/javascript; charset=utf-8');
+    expect(await client.text()).toContain('export function watchTask(');
     const style = await fetch(`${demo.url}/style.css`);
     expect(style.headers.get('content-type')).toBe('text/css; charset=utf-8');
     await style.text();
@@ -150,51 +146,6 @@ describe('a report task', () => {
 });
 
 /** Spawns the demo server and resolves once it prints `listening on <url>`. */
-function startDemo(env: Record<string, string>): Promise<Demo> {
-  const child = spawn(process.execPath, ['demo/server.mjs'], {
-    cwd: ROOT,
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  child.stdout?.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
-  child.stderr?.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => fail(new Error('the demo did not start within 10 s')), 10_000);
-    const onData = (): void => {
-      const match = /^listening on (http:\/\/\S+)$/m.exec(output);
-      if (match?.[1] === undefined) return;
-      clearTimeout(timer);
-      child.stdout?.off('data', onData);
-      child.off('exit', onExit);
-      resolve({ url: match[1], child, output: () => output });
-    };
-    const onExit = (code: number | null): void => {
-      fail(new Error(`the demo exited (${code}) before listening:\n${output}`));
-    };
-    const fail = (error: Error): void => {
-      clearTimeout(timer);
-      child.kill('SIGKILL');
-      reject(error);
-    };
-    child.stdout?.on('data', onData);
-    child.once('exit', onExit);
-  });
-}
-
-/** SIGTERM, as a user's Ctrl-C would; resolves with the exit code (SIGKILL after 5 s counts as a failure). */
-function stopDemo(child: ChildProcess): Promise<number> {
-  if (child.exitCode !== null) return Promise.resolve(child.exitCode);
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      resolve(code ?? -1);
-    });
-    child.kill('SIGTERM');
-  });
-}
-
 async function startReport(input: Record<string, unknown>): Promise<{ id: string }> {
   const response = await fetch(`${demo.url}/tasks`, {
     method: 'POST',

@@ -1,12 +1,14 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import Koa from 'koa';
-import { sseTasks, TaskRunner, type SseTasksOptions, type TaskRunnerOptions } from '../../src';
+import { sseTasks, TaskRunner, type SseTasksMiddleware, type SseTasksOptions, type TaskRunnerOptions } from '../../src';
 
 export interface TestApp {
   base: string;
   runner: TaskRunner;
   app: Koa;
+  /** The sseTasks() middleware mounted (its `close()`, `openStreams`). */
+  tasks: SseTasksMiddleware;
   server: http.Server;
   /** Koa errors logged during the test (client aborts must not appear here). */
   errors: unknown[];
@@ -32,7 +34,8 @@ export async function startApp(options: StartAppOptions = {}): Promise<TestApp> 
   app.silent = true;
   app.on('error', (error: unknown) => errors.push(error));
   for (const middleware of options.before ?? []) app.use(middleware);
-  app.use(sseTasks({ runner, ...options.middleware }));
+  const tasks = sseTasks({ runner, ...options.middleware });
+  app.use(tasks);
   for (const middleware of options.after ?? []) app.use(middleware);
   const server = http.createServer(app.callback());
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
@@ -41,6 +44,7 @@ export async function startApp(options: StartAppOptions = {}): Promise<TestApp> 
     base: `http://127.0.0.1:${port}`,
     runner,
     app,
+    tasks,
     server,
     errors,
     async close() {

@@ -65,4 +65,45 @@ describe('the published entry', () => {
       }
     }
   });
+
+  it('ships the browser client as ES modules with types (koa-sse-tasks/client)', () => {
+    const script = [
+      "import * as client from 'koa-sse-tasks/client';",
+      'console.log(Object.keys(client).sort().join(","));',
+    ].join('\n');
+    expect(node(['--input-type=module', '-e', script])).toBe('WatchError,watchTask,watchTasks');
+    const consumer = [
+      "import { watchTask, watchTasks, type TaskSnapshot } from 'koa-sse-tasks/client';",
+      "const stop: () => void = watchTask<{ url: string }>('/tasks/1/events', {",
+      '  onProgress: ({ percent, message }) => console.log(percent.toFixed(0), message),',
+      '  onComplete: (snapshot: TaskSnapshot<{ url: string }>) => console.log(snapshot.result?.url),',
+      '  onError: (error) => console.log(error.code, error.status),',
+      '});',
+      "watchTasks('/tasks/events', { onStatus: (s) => console.log(s.taskId, s.status) });",
+      'stop();',
+      '// @ts-expect-error progress payloads have no `result`',
+      "watchTask('/tasks/1/events', { onProgress: (p) => p.result });",
+    ].join('\n');
+    const target = path.join(root, '__tests__/package', '.client-consumer.mts');
+    writeFileSync(target, consumer);
+    try {
+      node([
+        require.resolve('typescript/bin/tsc'),
+        '--noEmit',
+        '--strict',
+        '--skipLibCheck',
+        '--module',
+        'node16',
+        '--moduleResolution',
+        'node16',
+        '--lib',
+        'ES2022,DOM',
+        '--types',
+        'node',
+        target,
+      ]);
+    } finally {
+      rmSync(target, { force: true });
+    }
+  });
 });

@@ -138,6 +138,59 @@ export function describeTaskStore(name: string, makeStore: () => TaskStore | Pro
       expect((await store.read(id))?.snapshot.status).toBe('cancelled');
     });
 
+    describe("owners' tasks", () => {
+      function owned(id: string, owner: string | undefined, status: TaskStatus = 'queued'): TaskSnapshot {
+        return owner === undefined ? snapshot(id, status) : { ...snapshot(id, status), owner };
+      }
+
+      it('lists the tasks first committed for an owner, oldest first, and no one else’s', async () => {
+        const [me, other] = [`me-${randomUUID()}`, `other-${randomUUID()}`];
+        const [a, b, c, d] = [randomUUID(), randomUUID(), randomUUID(), randomUUID()];
+        await store.enqueue(owned(a, me), null, limits);
+        await store.enqueue(owned(b, other), null, limits);
+        await store.commit(owned(c, me, 'running'), { event: 'status', data: '{}' }, limits);
+        await store.commit(owned(a, me, 'running'), { event: 'status', data: '{}' }, limits);
+        await store.enqueue(owned(d, undefined), null, limits);
+        const mine = await store.tasksOf(me);
+        expect(mine.map((t) => t.taskId)).toEqual([a, c]);
+        expect(store.compareEventIds(mine[1]!.position, mine[0]!.position)).toBeGreaterThan(0);
+        expect((await store.tasksOf(other)).map((t) => t.taskId)).toEqual([b]);
+        expect(await store.tasksOf(`nobody-${randomUUID()}`)).toEqual([]);
+      });
+
+      it("tells an owner's listeners of each task created for it later, once, in order", async () => {
+        const me = `me-${randomUUID()}`;
+        const before = randomUUID();
+        await store.enqueue(owned(before, me), null, limits);
+        const seen: Array<{ taskId: string; position: string }> = [];
+        const off = await store.onOwnerTask(me, (task) => seen.push(task));
+        const [x, y] = [randomUUID(), randomUUID()];
+        await store.enqueue(owned(x, me), null, limits);
+        await store.commit(owned(x, me, 'running'), { event: 'status', data: '{}' }, limits);
+        await store.enqueue(owned(randomUUID(), `other-${randomUUID()}`), null, limits);
+        await store.enqueue(owned(y, me), null, limits);
+        await waitFor(() => seen.length === 2);
+        await new Promise((r) => setTimeout(r, 50));
+        expect(seen.map((t) => t.taskId)).toEqual([x, y]);
+        const listed = await store.tasksOf(me);
+        expect(listed).toEqual([expect.objectContaining({ taskId: before }), ...seen]);
+        off();
+        await store.enqueue(owned(randomUUID(), me), null, limits);
+        await new Promise((r) => setTimeout(r, 50));
+        expect(seen).toHaveLength(2);
+      });
+
+      it('leaves forgotten tasks out of the list', async () => {
+        const me = `me-${randomUUID()}`;
+        const [gone, kept] = [randomUUID(), randomUUID()];
+        await store.enqueue(owned(gone, me), null, limits);
+        await store.enqueue(owned(kept, me), null, limits);
+        await store.commit(owned(gone, me, 'completed'), { event: 'complete', data: '{}' }, { ...limits, ttlMs: 100 });
+        await waitFor(async () => (await store.read(gone)) === undefined, 3000);
+        expect((await store.tasksOf(me)).map((t) => t.taskId)).toEqual([kept]);
+      });
+    });
+
     describe('job queue', () => {
       const lease = (worker: string, leaseMs = 60_000): { worker: string; leaseMs: number } => ({ worker, leaseMs });
       // Task types unique to each test, so stores shared between tests never hand one test's tasks to another.

@@ -1,5 +1,7 @@
-// The page's script: start a report (POST /tasks), follow it (EventSource on /tasks/:id/events), cancel it
-// (DELETE /tasks/:id). The task id goes in the URL hash, so a reload picks the same task up again.
+// The page's script: start a report (POST /tasks), follow it (watchTask on /tasks/:id/events, from the package's
+// browser client), cancel it (DELETE /tasks/:id). The task id goes in the URL hash, so a reload picks the same task
+// up again. "My reports" follows every report of this browser on one stream (watchTasks on /tasks/events).
+import { watchTask, watchTasks } from '/client/index.js';
 
 const $ = (id) => document.getElementById(id);
 const form = $('report-form');
@@ -20,7 +22,7 @@ const ui = {
 const money = new Intl.NumberFormat('en-US', { style: 'currency', currency: 'USD' });
 const count = new Intl.NumberFormat('en-US');
 
-/** The task on screen: its id, its EventSource, and the step shown last. */
+/** The task on screen: its id, the function that stops following it, and the step shown last. */
 let current;
 
 $('month').value = previousMonth();
@@ -31,6 +33,7 @@ form.addEventListener('submit', (event) => {
 });
 ui.cancel.addEventListener('click', () => void cancel());
 void resumeFromHash();
+followMine();
 
 async function start(input) {
   stopFollowing();
@@ -50,6 +53,9 @@ async function start(input) {
   const body = await response.json().catch(() => ({}));
   if (!response.ok) return problem(body.error?.message ?? `The server answered ${response.status}.`);
   sessionStorage.setItem(`title:${body.id}`, title);
+  // "My reports" may have heard of the task before this answer: give its row the title too.
+  const named = document.querySelector(`#mine-list li[data-task-id="${body.id}"] .name`);
+  if (named?.firstChild) named.firstChild.textContent = title;
   history.replaceState(null, '', `#task=${encodeURIComponent(body.id)}`);
   follow(body);
 }
@@ -64,39 +70,33 @@ async function resumeFromHash() {
 }
 
 function follow(snapshot) {
-  const source = new EventSource(`/tasks/${encodeURIComponent(snapshot.id)}/events`);
-  const task = { id: snapshot.id, source, step: undefined };
+  const task = { id: snapshot.id, stop: () => {}, step: undefined };
   current = task;
   render(task, snapshot);
   setRunning(true);
 
-  const on = (name, handle) =>
-    source.addEventListener(name, (event) => {
-      if (current === task) handle(JSON.parse(event.data));
-    });
-  on('status', (snap) => render(task, snap));
-  on('progress', ({ percent, message }) => progress(task, percent, message));
-  on('complete', (snap) => finish(task, snap));
-  on('failed', (snap) => finish(task, snap));
-  on('cancelled', (snap) => finish(task, snap));
-  // `heartbeat` events only keep proxies from closing an idle stream: nothing to show.
-  source.addEventListener('open', () => {
-    if (current === task) setStatus(task.step ?? 'Waiting for the report to start…');
+  const onScreen = (handle) => (data) => {
+    if (current === task) handle(data);
+  };
+  const finished = (snap) => finish(task, snap);
+  task.stop = watchTask(`/tasks/${encodeURIComponent(snapshot.id)}/events`, {
+    onStatus: onScreen((snap) => render(task, snap)),
+    onProgress: onScreen(({ percent, message }) => progress(task, percent, message)),
+    onComplete: finished,
+    onFailed: finished,
+    onCancelled: finished,
+    onConnection: onScreen((state) => {
+      if (state === 'reconnecting') setStatus('Connection lost; reconnecting…');
+      else if (state === 'streaming') setStatus(task.step ?? 'Waiting for the report to start…');
+    }),
+    // The stream and the long-poll fallback both gave up: say why instead of spinning.
+    onError: onScreen((error) => {
+      if (error.code === 'not_found') {
+        problem('This task no longer exists on the server: it expired, or the server restarted.');
+      } else if (error.code === 'unreachable') problem('The server cannot be reached. Is the demo still running?');
+      else problem(`The server answered ${error.status ?? 'with an error'} for this task.`);
+    }),
   });
-  source.addEventListener('error', () => {
-    if (current !== task) return;
-    if (source.readyState === EventSource.CLOSED) void lostStream(task);
-    else setStatus('Connection lost; reconnecting…');
-  });
-}
-
-/** The stream closed for good before a terminal event: ask what became of the task. */
-async function lostStream(task) {
-  task.source.close();
-  const snapshot = await fetchTask(task.id);
-  if (snapshot === undefined || current !== task) return;
-  if (['completed', 'failed', 'cancelled'].includes(snapshot.status)) finish(task, snapshot);
-  else problem('The live connection to the server closed. Reload the page to follow the report again.');
 }
 
 /** GET /tasks/:id; shows a message and resolves `undefined` if the task is gone or the server is unreachable. */
@@ -144,7 +144,7 @@ function progress(task, percent, message) {
 }
 
 function finish(task, snapshot) {
-  task.source.close();
+  task.stop();
   if (current !== task) return;
   current = undefined;
   setRunning(false);
@@ -191,7 +191,7 @@ function show(title) {
 }
 
 function problem(message) {
-  if (current !== undefined) current.source.close();
+  if (current !== undefined) current.stop();
   current = undefined;
   const active = ui.steps.querySelector('li.active');
   if (active) active.className = 'stopped';
@@ -201,7 +201,7 @@ function problem(message) {
 }
 
 function stopFollowing() {
-  if (current !== undefined) current.source.close();
+  if (current !== undefined) current.stop();
   current = undefined;
 }
 
@@ -240,4 +240,54 @@ function previousMonth() {
   const now = new Date();
   const date = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() - 1, 1));
   return date.toISOString().slice(0, 7);
+}
+
+/** "My reports": every report of this browser (the owner cookie), on one stream however many there are. */
+function followMine() {
+  const list = $('mine-list');
+  const rows = new Map();
+  const row = (taskId) => {
+    let item = rows.get(taskId);
+    if (item === undefined) {
+      item = document.createElement('li');
+      item.dataset.taskId = taskId;
+      const name = document.createElement('span');
+      name.className = 'name';
+      name.textContent = sessionStorage.getItem(`title:${taskId}`) ?? `Report ${taskId.slice(0, 8)}`;
+      const mini = document.createElement('div');
+      mini.className = 'mini';
+      mini.append(document.createElement('div'));
+      const state = document.createElement('span');
+      state.className = 'state';
+      item.append(name, mini, state);
+      rows.set(taskId, item);
+      list.prepend(item);
+      $('mine').hidden = false;
+    }
+    return item;
+  };
+  const show = (taskId, status, percent) => {
+    const item = row(taskId);
+    item.dataset.status = status;
+    item.querySelector('.mini > div').style.width = `${Math.round(percent)}%`;
+    item.querySelector('.state').textContent = status === 'running' ? `${Math.round(percent)}%` : status;
+  };
+  const ended = (snap) => {
+    show(snap.taskId, snap.status, snap.status === 'completed' ? 100 : snap.progress);
+    if (snap.status === 'completed') {
+      const link = document.createElement('a');
+      link.href = snap.result.url;
+      link.textContent = 'CSV';
+      link.setAttribute('download', '');
+      const name = row(snap.taskId).querySelector('.name');
+      name.append(' · ', link);
+    }
+  };
+  watchTasks('/tasks/events', {
+    onStatus: (snap) => show(snap.taskId, snap.status, snap.progress),
+    onProgress: ({ taskId, percent }) => show(taskId, 'running', percent),
+    onComplete: ended,
+    onFailed: ended,
+    onCancelled: ended,
+  });
 }

@@ -2,10 +2,11 @@ import type { Context } from 'koa';
 import { encodeEvent } from '../sse/encode';
 import type { Heartbeat } from '../sse/heartbeat';
 import { openEventStream, setEventStreamHeaders, type EventStream } from '../sse/stream';
-import { EVENT_FOR_STATUS, isFinished, isTerminalEvent } from '../status';
+import { isFinished, isTerminalEvent } from '../status';
 import type { TaskRecord, TaskStore } from '../store/types';
 import type { TaskEvent } from '../types';
-import type { FeedSink, TaskFeeds } from './feeds';
+import type { TaskFeeds } from './feeds';
+import { follow, type FollowerOutput } from './follower';
 
 export interface EventsContext {
   store: TaskStore;
@@ -14,17 +15,28 @@ export interface EventsContext {
   retryMs: number;
   /** Every stream open now, so shutdown can end them. */
   open: Set<EventStream>;
+  /** Every long-poll waiting now: calling one answers it at once (shutdown does). */
+  polls: Set<() => void>;
 }
 
 /** The largest Last-Event-ID looked at; a longer one cannot be ours and counts as unknown. */
-const MAX_EVENT_ID_LENGTH = 200;
+export const MAX_EVENT_ID_LENGTH = 200;
 
 /** The client's last event id: the `Last-Event-ID` header, else the `lastEventId` query parameter. */
-export function lastEventIdOf(ctx: Context): string | undefined {
+export function lastEventIdOf(ctx: Context, maxLength = MAX_EVENT_ID_LENGTH): string | undefined {
   const header = ctx.get('Last-Event-ID');
   const query = ctx.query.lastEventId;
   const id = header !== '' ? header : typeof query === 'string' ? query : undefined;
-  return id === undefined || id === '' || id.length > MAX_EVENT_ID_LENGTH ? undefined : id;
+  return id === undefined || id === '' || id.length > maxLength ? undefined : id;
+}
+
+/** Opens an event stream on `ctx` that heartbeats and that shutdown ends. */
+export function openTrackedStream(ctx: Context, deps: EventsContext): EventStream {
+  const stream = openEventStream(ctx, deps.retryMs);
+  deps.heartbeat.add(stream);
+  deps.open.add(stream);
+  stream.onClose(() => deps.open.delete(stream));
+  return stream;
 }
 
 /**
@@ -39,70 +51,26 @@ export async function serveTaskEvents(ctx: Context, record: TaskRecord, deps: Ev
   }
   if (ctx.method === 'HEAD') return setEventStreamHeaders(ctx);
 
-  const stream = openEventStream(ctx, deps.retryMs);
-  deps.heartbeat.add(stream);
-  deps.open.add(stream);
-  stream.onClose(() => deps.open.delete(stream));
-  const follower = new TaskFollower(stream, deps.store);
+  const stream = openTrackedStream(ctx, deps);
+  const output = streamOutput(stream);
   try {
-    stream.onClose(await deps.feeds.join(record.snapshot.id, follower));
-    if (!stream.closed) await follower.catchUp(record.snapshot.id, lastEventId);
+    stream.onClose(await follow(deps.feeds, deps.store, record.snapshot.id, lastEventId, output));
   } catch (error) {
     stream.close();
     ctx.app.emit('error', error, ctx);
   }
 }
 
-/**
- * One client's view of a task. Live events that arrive while it catches up are held, then sent if newer than what
- * the catch-up wrote: this is what makes a resume have no gap and no duplicate.
- */
-class TaskFollower implements FeedSink {
-  readonly #stream: EventStream;
-  readonly #store: TaskStore;
-  #held: Array<[TaskEvent, Buffer]> | undefined = [];
-
-  constructor(stream: EventStream, store: TaskStore) {
-    this.#stream = stream;
-    this.#store = store;
-  }
-
-  receive(event: TaskEvent, frame: Buffer): void {
-    if (this.#held !== undefined) this.#held.push([event, frame]);
-    else this.#send(event, frame);
-  }
-
-  async catchUp(taskId: string, lastEventId: string | undefined): Promise<void> {
-    const replay = lastEventId === undefined ? undefined : await this.#store.eventsAfter(taskId, lastEventId);
-    let lastSent: string;
-    if (replay !== undefined && lastEventId !== undefined) {
-      lastSent = lastEventId;
-      for (const event of replay) {
-        this.#send(event, encodeEvent(event));
-        lastSent = event.id;
-      }
-    } else {
-      const record = await this.#store.read(taskId);
-      if (record === undefined) return this.#stream.close();
-      lastSent = record.lastEventId;
-      this.#sendSnapshot(record);
-    }
-    const held = this.#held ?? [];
-    this.#held = undefined;
-    for (const [event, frame] of held) {
-      if (this.#store.compareEventIds(event.id, lastSent) > 0) this.#send(event, frame);
-    }
-  }
-
-  /** A fresh start: `status` with the id of the latest event it reflects, and for a finished task its terminal event. */
-  #sendSnapshot({ snapshot, lastEventId }: TaskRecord): void {
-    const data = JSON.stringify(snapshot);
-    this.#stream.write(encodeEvent({ event: 'status', id: lastEventId, data }));
-    if (isFinished(snapshot.status)) this.#send({ event: EVENT_FOR_STATUS[snapshot.status], id: lastEventId, data });
-  }
-
-  #send(event: TaskEvent, frame: string | Buffer = encodeEvent(event)): void {
-    this.#stream.write(frame);
-    if (isTerminalEvent(event.event)) this.#stream.close();
-  }
+/** A single-task stream: each event's frame as is; the stream ends after the terminal event. */
+function streamOutput(stream: EventStream): FollowerOutput {
+  return {
+    get closed() {
+      return stream.closed;
+    },
+    send(event: TaskEvent, frame?: Buffer) {
+      stream.write(frame ?? encodeEvent(event));
+      if (isTerminalEvent(event.event)) stream.close();
+    },
+    gone: () => stream.close(),
+  };
 }

@@ -1,16 +1,16 @@
 import cors from '@koa/cors';
 import Router, { type RouterContext } from '@koa/router';
 import type { Context, Middleware, Next } from 'koa';
-import { TaskError, TaskNotFoundError } from '../errors';
+import { TaskError } from '../errors';
 import { Heartbeat } from '../sse/heartbeat';
 import type { TaskRecord } from '../store/types';
 import { readJsonBody, toStartRequest } from './body';
 import { serveTaskEvents, type EventsContext } from './events';
 import { TaskFeeds } from './feeds';
+import { idsOf, taskFinder } from './find';
+import { serveOwnerFeed, serveTaskSet } from './task-set';
+import { serveLongPoll, waitOf } from './long-poll';
 import { resolveSseTasksOptions, type ResolvedSseTasksOptions, type SseTasksOptions } from './options';
-
-/** Ids we could have issued: UUIDs, and the ids of other queues (BullMQ) later. Anything else is a 400. */
-const TASK_ID = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$/;
 
 type Handler = (ctx: Context) => Promise<void>;
 
@@ -19,15 +19,16 @@ export interface SseTasksMiddleware extends Middleware {
   /** How many event streams are open now. */
   readonly openStreams: number;
   /**
-   * Ends every open event stream (clients reconnect, to another instance if there is one) and answers later
-   * stream requests with 503. Other routes keep working. Call it before `server.close()`, which waits for them.
+   * Ends every open event stream (clients reconnect, to another instance if there is one), answers waiting
+   * long-polls at once, and answers later stream requests with 503. Other routes keep working. Call it before `server.close()`, which waits for them.
    */
   close(): void;
 }
 
 /**
  * Mounts the task API under `prefix` (default `/tasks`):
- * `POST /tasks`, `GET /tasks/:id`, `DELETE /tasks/:id` and the event stream `GET /tasks/:id/events`.
+ * `POST /tasks`, `GET /tasks/:id` (a long-poll with `?wait=`), `DELETE /tasks/:id`, the event stream
+ * `GET /tasks/:id/events`, and the multiplexed stream `GET /tasks/events` (`?ids=a,b,c`, or the owner's tasks).
  */
 export function sseTasks(options: SseTasksOptions): SseTasksMiddleware {
   const resolved = resolveSseTasksOptions(options);
@@ -38,9 +39,18 @@ export function sseTasks(options: SseTasksOptions): SseTasksMiddleware {
     heartbeat: new Heartbeat(resolved.heartbeatMs),
     retryMs: resolved.retryMs,
     open: new Set(),
+    polls: new Set(),
   };
   let closed = false;
-  const findTask = taskFinder(resolved);
+  const find = taskFinder(resolved);
+  const findTask = (ctx: Context): Promise<TaskRecord> => find(ctx, (ctx.params as { id?: string }).id ?? '');
+  const visible = async (ctx: Context, id: string): Promise<boolean> => {
+    const record = await runner.store.read(id);
+    return (
+      record !== undefined &&
+      (resolved.authorize === undefined || (await resolved.authorize(ctx, record.snapshot)) === true)
+    );
+  };
 
   const router = new Router({ prefix });
   router.post(
@@ -54,10 +64,36 @@ export function sseTasks(options: SseTasksOptions): SseTasksMiddleware {
       ctx.body = snapshot;
     }),
   );
+  // Before '/:id', which would take `events` for a task id.
+  router.get(
+    '/events',
+    answerErrors(async (ctx) => {
+      if (closed) throw new TaskError('shutting_down', 503, 'The server is shutting down; reconnect shortly');
+      const ids = idsOf(ctx);
+      if (ids !== undefined) {
+        const records = await Promise.all(ids.map((id) => find(ctx, id)));
+        return serveTaskSet(ctx, records, events);
+      }
+      if (resolved.owner === undefined) {
+        throw new TaskError(
+          'ids_required',
+          400,
+          'Give ?ids=a,b,c; the feed of all your tasks needs the `owner` option',
+        );
+      }
+      const owner = resolved.owner(ctx);
+      if (owner === undefined)
+        throw new TaskError('unauthenticated', 401, 'The feed of your tasks needs to know who you are');
+      await serveOwnerFeed(ctx, owner, (id) => visible(ctx, id), events);
+    }),
+  );
   router.get(
     '/:id',
     answerErrors(async (ctx) => {
-      ctx.body = (await findTask(ctx)).snapshot;
+      const wait = waitOf(ctx);
+      const record = await findTask(ctx);
+      if (wait === undefined) ctx.body = record.snapshot;
+      else await serveLongPoll(ctx, record, closed ? 0 : wait, events);
     }),
   );
   router.delete(
@@ -104,26 +140,11 @@ export function sseTasks(options: SseTasksOptions): SseTasksMiddleware {
       value: (): void => {
         closed = true;
         for (const stream of [...events.open]) stream.close();
+        for (const answer of [...events.polls]) answer();
       },
       enumerable: true,
     },
   }) as SseTasksMiddleware;
-}
-
-/** Reads the task named by `:id` and checks the caller may see it: 400, 404 or 403 otherwise. */
-function taskFinder({ runner, authorize }: ResolvedSseTasksOptions): (ctx: Context) => Promise<TaskRecord> {
-  return async (ctx) => {
-    const id = (ctx.params as { id?: string }).id ?? '';
-    if (!TASK_ID.test(id)) {
-      throw new TaskError('invalid_task_id', 400, 'A task id is 1 to 128 letters, digits, or the characters _ . : -');
-    }
-    const record = await runner.store.read(id);
-    if (record === undefined) throw new TaskNotFoundError(id);
-    if (authorize !== undefined && (await authorize(ctx, record.snapshot)) !== true) {
-      throw new TaskError('forbidden', 403, 'You may not access this task');
-    }
-    return record;
-  };
 }
 
 /** The one place errors become HTTP answers: ours with their status, anything else as a logged 500. */

@@ -7,6 +7,7 @@ import type {
   CommitLimits,
   Lease,
   NewTaskEvent,
+  OwnedTask,
   TaskEventListener,
   TaskRecord,
   TaskStore,
@@ -41,6 +42,10 @@ export class MemoryStore implements TaskStore {
   readonly #queue: Queued[] = [];
   readonly #leases = new Map<string, { worker: string; deadline: number }>();
   readonly #queuedListeners = new Set<() => void>();
+  /** owner -> its tasks (id -> position), in creation order; positions count up over all owners. */
+  readonly #owners = new Map<string, Map<string, string>>();
+  readonly #ownerListeners = new Map<string, Set<(task: OwnedTask) => void>>();
+  #ownerSequence = 0;
 
   async commit(
     snapshot: TaskSnapshot,
@@ -60,6 +65,7 @@ export class MemoryStore implements TaskStore {
     if (entry === undefined) {
       entry = { record: { snapshot, lastEventId: stored.id }, history: [], sequence };
       this.#tasks.set(snapshot.id, entry);
+      if (snapshot.owner !== undefined) this.#index(snapshot.owner, snapshot.id);
     } else {
       entry.record = { snapshot, lastEventId: stored.id };
       entry.sequence = sequence;
@@ -167,6 +173,14 @@ export class MemoryStore implements TaskStore {
     };
   }
 
+  async tasksOf(owner: string): Promise<OwnedTask[]> {
+    return [...(this.#owners.get(owner) ?? [])].map(([taskId, position]) => ({ taskId, position }));
+  }
+
+  async onOwnerTask(owner: string, listener: (task: OwnedTask) => void): Promise<() => void> {
+    return addTo(this.#ownerListeners, owner, listener);
+  }
+
   /** How many listeners are subscribed, over all tasks: a leak shows here. */
   get subscriptionCount(): number {
     let count = 0;
@@ -183,11 +197,25 @@ export class MemoryStore implements TaskStore {
     for (const entry of this.#tasks.values()) clearTimeout(entry.expiry);
     this.#queuedListeners.clear();
     this.#watchers.clear();
+    this.#ownerListeners.clear();
+  }
+
+  #index(owner: string, taskId: string): void {
+    let tasks = this.#owners.get(owner);
+    if (tasks === undefined) this.#owners.set(owner, (tasks = new Map<string, string>()));
+    const task: OwnedTask = { taskId, position: String(++this.#ownerSequence) };
+    tasks.set(taskId, task.position);
+    for (const listener of this.#ownerListeners.get(owner) ?? []) listener(task);
   }
 
   #expire(taskId: string, entry: Entry, ttlMs: number): void {
     entry.expiry = setTimeout(() => {
-      if (this.#tasks.get(taskId) === entry) this.#tasks.delete(taskId);
+      if (this.#tasks.get(taskId) !== entry) return;
+      this.#tasks.delete(taskId);
+      const owner = entry.record.snapshot.owner;
+      const owned = owner === undefined ? undefined : this.#owners.get(owner);
+      owned?.delete(taskId);
+      if (owned?.size === 0) this.#owners.delete(owner!);
     }, ttlMs);
     entry.expiry.unref();
   }

@@ -28,6 +28,12 @@ export interface CommitCondition {
 /** Called with each event committed to a task, in commit order. */
 export type TaskEventListener = (event: TaskEvent) => void;
 
+/** A task in its owner's index: its id, and its position there (positions order like event ids: `compareEventIds`). */
+export interface OwnedTask {
+  taskId: string;
+  position: string;
+}
+
 /** Who holds a claimed job, and for how long a claim lasts without being renewed. */
 export interface Lease {
   /** A name unique to one runner (one process may hold several). */
@@ -115,6 +121,18 @@ export interface TaskStore {
    * by whoever commits it. How a runner learns that its job was cancelled, or taken over, elsewhere.
    */
   onFinished(taskId: string, afterId: string, listener: (snapshot: TaskSnapshot) => void): () => void;
+
+  /**
+   * The tasks whose first commit named an owner (`snapshot.owner`) equal to `owner`, in the order they were created;
+   * forgotten (expired) tasks are left out. What the owner feed (`GET /tasks/events`) starts from.
+   */
+  tasksOf(owner: string): Promise<OwnedTask[]>;
+
+  /**
+   * Calls `listener` with each task first committed for `owner` from the moment the returned promise resolves, in
+   * order, until the returned function is called: how the owner feed learns of tasks started later, by any process.
+   */
+  onOwnerTask(owner: string, listener: (task: OwnedTask) => void): Promise<() => void>;
 
   /** Releases timers and connections. The runner calls it from `runner.close()`. */
   close(): Promise<void>;

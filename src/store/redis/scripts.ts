@@ -6,7 +6,8 @@
  * Keys (`p` is the key prefix): `p task:<id>` a hash (s snapshot JSON, st status, l latest event id, h history limit,
  * i input JSON while queued); `p events:<id>` the task's stream (e event, d data, p previous event id);
  * `p queue:<type>` a list of queued task ids; `p leases` a sorted set of task id -> lease deadline (ms);
- * `p owners` a hash of task id -> worker; `p queued` a stream that wakes workers when a task is queued.
+ * `p owners` a hash of task id -> worker; `p queued` a stream that wakes workers when a task is queued;
+ * `p owner:<owner>` a stream with one entry (t task id) per task of that owner, written by its first commit.
  */
 
 const NOW = `local t = redis.call('TIME')
@@ -15,9 +16,9 @@ local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)`;
 const FINISHED = `local function finished(st) return st == 'completed' or st == 'failed' or st == 'cancelled' end`;
 
 /**
- * KEYS: task, events, leases, owners, queue, queued.
+ * KEYS: task, events, leases, owners, queue, queued, the owner's index.
  * ARGV: snapshot, status, event, data, historyLimit, ttlMs, finished (1/0), condition ('' or 'c:' .. last id),
- * task id, enqueue (1/0), input, type.
+ * task id, enqueue (1/0), input, type, owner ('' for none).
  * Returns {'ok', id} | {'finished', status} | {'conflict'}.
  */
 export const COMMIT = `${FINISHED}
@@ -27,6 +28,7 @@ local last = redis.call('HGET', KEYS[1], 'l') or ''
 if ARGV[8] ~= '' and ARGV[8] ~= 'c:' .. last then return {'conflict'} end
 local id = redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[5], '*', 'e', ARGV[3], 'd', ARGV[4], 'p', last)
 redis.call('HSET', KEYS[1], 's', ARGV[1], 'st', ARGV[2], 'l', id, 'h', ARGV[5])
+if last == '' and ARGV[13] ~= '' then redis.call('XADD', KEYS[7], '*', 't', ARGV[9]) end
 if ARGV[10] == '1' then
   redis.call('HSET', KEYS[1], 'i', ARGV[11])
   redis.call('RPUSH', KEYS[5], ARGV[9])
@@ -105,4 +107,23 @@ for _, id in ipairs(ids) do
     out[#out + 1] = v[3]
   end
 end
+return out`;
+
+/**
+ * KEYS: the owner's index. ARGV: prefix.
+ * The owner's tasks that still exist, oldest first, as {position, task id, ...}; entries of forgotten tasks are
+ * deleted, and so is an index left empty.
+ */
+export const OWNED = `local out = {}
+local entries = redis.call('XRANGE', KEYS[1], '-', '+')
+for _, entry in ipairs(entries) do
+  local id = entry[2][2]
+  if redis.call('EXISTS', ARGV[1] .. 'task:' .. id) == 1 then
+    out[#out + 1] = entry[1]
+    out[#out + 1] = id
+  else
+    redis.call('XDEL', KEYS[1], entry[1])
+  end
+end
+if #out == 0 and #entries > 0 then redis.call('DEL', KEYS[1]) end
 return out`;

@@ -9,6 +9,7 @@ import type {
   CommitLimits,
   Lease,
   NewTaskEvent,
+  OwnedTask,
   TaskEventListener,
   TaskRecord,
   TaskStore,
@@ -21,7 +22,7 @@ import {
   type RedisStoreOptions,
 } from './options';
 import { StreamReader } from './reader';
-import { CLAIM, COMMIT, REAP, RENEW } from './scripts';
+import { CLAIM, COMMIT, OWNED, REAP, RENEW } from './scripts';
 
 type Args = Array<string | number>;
 /** The scripts, as ioredis's `defineCommand` adds them to the connection. */
@@ -30,6 +31,7 @@ interface ScriptCommands {
   sseTasksClaim(...args: Args): Promise<[string, string, string, string] | null>;
   sseTasksRenew(...args: Args): Promise<string[]>;
   sseTasksReap(...args: Args): Promise<string[]>;
+  sseTasksOwned(...args: Args): Promise<string[]>;
 }
 
 /**
@@ -82,7 +84,8 @@ export class RedisStore implements TaskStore {
       connection.on('error', (error: Error) => this.#lost(error));
       connection.on('ready', () => this.#back());
     }
-    command.defineCommand('sseTasksCommit', { numberOfKeys: 6, lua: COMMIT });
+    command.defineCommand('sseTasksCommit', { numberOfKeys: 7, lua: COMMIT });
+    command.defineCommand('sseTasksOwned', { numberOfKeys: 1, lua: OWNED });
     command.defineCommand('sseTasksClaim', { numberOfKeys: 2, lua: CLAIM });
     command.defineCommand('sseTasksRenew', { numberOfKeys: 2, lua: RENEW });
     command.defineCommand('sseTasksReap', { numberOfKeys: 2, lua: REAP });
@@ -189,6 +192,22 @@ export class RedisStore implements TaskStore {
     return stop;
   }
 
+  async tasksOf(owner: string): Promise<OwnedTask[]> {
+    const flat = await this.#timed(this.#command.sseTasksOwned(this.#owner(owner), this.keyPrefix), 'an owner read');
+    const tasks: OwnedTask[] = [];
+    for (let i = 0; i + 1 < flat.length; i += 2) tasks.push({ position: flat[i]!, taskId: flat[i + 1]! });
+    return tasks;
+  }
+
+  async onOwnerTask(owner: string, listener: (task: OwnedTask) => void): Promise<() => void> {
+    const key = this.#owner(owner);
+    const [latest] = await this.#timed(this.#command.xrevrange(key, '+', '-', 'COUNT', 1), 'an owner subscription');
+    return this.#reader.follow(key, latest?.[0] ?? '0-0', (position, fields) => {
+      const taskId = field(fields, 't');
+      if (taskId !== undefined) listener({ taskId, position });
+    });
+  }
+
   /** How many task streams (and queue wake-ups) this process follows: the XREAD's width, not a connection count. */
   get followedStreams(): number {
     return this.#reader.size;
@@ -222,6 +241,7 @@ export class RedisStore implements TaskStore {
       ...this.#leaseKeys(),
       `${this.keyPrefix}queue:${snapshot.type}`,
       `${this.keyPrefix}queued`,
+      this.#owner(snapshot.owner ?? ''),
     ];
     const args = [
       JSON.stringify(snapshot),
@@ -236,6 +256,7 @@ export class RedisStore implements TaskStore {
       input === undefined ? '0' : '1',
       input ?? '',
       snapshot.type,
+      snapshot.owner ?? '',
     ];
     const [outcome, detail] = await this.#command.sseTasksCommit(...keys, ...args);
     if (outcome === 'finished') throw new TaskFinishedError(id, detail ?? 'finished');
@@ -249,6 +270,10 @@ export class RedisStore implements TaskStore {
 
   #events(taskId: string): string {
     return `${this.keyPrefix}events:${taskId}`;
+  }
+
+  #owner(owner: string): string {
+    return `${this.keyPrefix}owner:${owner}`;
   }
 
   #leaseKeys(): [string, string] {

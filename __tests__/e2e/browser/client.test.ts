@@ -1,0 +1,182 @@
+// The browser client (koa-sse-tasks/client) in headless Chromium against a real Koa server: a native EventSource
+// that reconnects by itself, the long-poll fallback, and one stream for ten tasks over HTTP/1.1.
+import type { Socket } from 'node:net';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { startApp, startTask, waitUntil, type TestApp } from '../../helpers/app';
+import { launchChromium } from '../../helpers/browser';
+import { clientPage } from '../../helpers/client-page';
+import { defineControlled } from '../../helpers/controlled';
+
+/** What the page records: `status`, each percent, then the terminal event's name; connection states apart. */
+const RECORDER = `
+  window.got = [];
+  window.states = [];
+  window.record = (extra = {}) => ({
+    onStatus: (s) => got.push(s.taskId ? s.taskId + ':status' : 'status'),
+    onProgress: (p) => got.push(p.taskId ? p.taskId + ':' + p.percent : p.percent),
+    onComplete: (s) => got.push(s.taskId ? s.taskId + ':complete' : 'complete'),
+    onFailed: (s) => got.push('failed: ' + s.error.message),
+    onCancelled: () => got.push('cancelled'),
+    onError: (e) => got.push('error: ' + e.code),
+    onConnection: (state) => states.push(state),
+    ...extra,
+  });
+`;
+
+describe('the browser client in Chromium', () => {
+  let browser: Browser;
+  let t: TestApp;
+  let controlled: ReturnType<typeof defineControlled>;
+  let context: BrowserContext;
+  let page: Page;
+  /** Server-side sockets of the event-stream requests, so a test can cut them. */
+  const streamSockets = new Set<Socket>();
+  /** Every URL the page requested. */
+  let requested: string[];
+
+  beforeAll(async () => {
+    browser = await launchChromium();
+    t = await startApp({
+      runner: { concurrency: 20 },
+      middleware: { retryMs: 200 },
+      before: [
+        async (ctx, next) => {
+          if (ctx.path.endsWith('/events')) streamSockets.add(ctx.req.socket);
+          await next();
+        },
+      ],
+      after: [clientPage],
+      define: (runner) => (controlled = defineControlled(runner)),
+    });
+  });
+  afterAll(async () => {
+    await browser.close();
+    await t.close();
+  });
+  beforeEach(async () => {
+    context = await browser.newContext();
+    page = await context.newPage();
+    requested = [];
+    page.on('request', (request) => requested.push(new URL(request.url()).pathname + new URL(request.url()).search));
+  });
+  afterEach(() => context.close());
+
+  async function openPage(): Promise<void> {
+    await page.goto(`${t.base}/page`);
+    await page.waitForFunction(() => 'client' in window);
+    await page.evaluate(RECORDER);
+  }
+
+  const got = (): Promise<unknown[]> => page.evaluate(() => (window as unknown as { got: unknown[] }).got);
+  async function waitForGot(count: number): Promise<void> {
+    await page.waitForFunction((n) => (window as unknown as { got: unknown[] }).got.length >= n, count, {
+      timeout: 10_000,
+    });
+  }
+
+  it('keeps following across a connection the server drops: no gap, no duplicate', async () => {
+    await openPage();
+    const id = await startTask(t.base, 'controlled');
+    const { job, complete } = await controlled.running(id);
+    streamSockets.clear();
+    await page.evaluate((url) => {
+      const w = window as unknown as { client: { watchTask: (u: string, h: unknown) => void }; record: () => unknown };
+      w.client.watchTask(url, w.record());
+    }, `/tasks/${id}/events`);
+    await waitForGot(1);
+    for (let p = 1; p <= 5; p++) job.progress(p);
+    await waitForGot(6);
+    for (const socket of streamSockets) socket.destroy();
+    for (let p = 6; p <= 10; p++) job.progress(p); // while the page is disconnected
+    await waitForGot(11);
+    complete('ok');
+    await waitForGot(12);
+    expect(await got()).toEqual(['status', 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 'complete']);
+    expect(requested.filter((url) => url === `/tasks/${id}/events`)).toHaveLength(2);
+    expect(await page.evaluate(() => (window as unknown as { states: string[] }).states)).toEqual([
+      'streaming',
+      'reconnecting',
+      'streaming',
+    ]);
+  });
+
+  it('long-polls when the browser has no EventSource, losing nothing', async () => {
+    await page.addInitScript(() => Reflect.deleteProperty(window, 'EventSource'));
+    await openPage();
+    const id = await startTask(t.base, 'controlled');
+    const { job, complete } = await controlled.running(id);
+    await page.evaluate((url) => {
+      const w = window as unknown as { client: { watchTask: (u: string, h: unknown) => void }; record: () => unknown };
+      w.client.watchTask(url, w.record());
+    }, `/tasks/${id}/events`);
+    await waitForGot(1);
+    for (let p = 1; p <= 20; p++) job.progress(p);
+    await waitForGot(21);
+    complete('ok');
+    await waitForGot(22);
+    expect(await got()).toEqual(['status', ...Array.from({ length: 20 }, (_, i) => i + 1), 'complete']);
+    expect(requested.filter((url) => url.endsWith('/events'))).toEqual([]);
+    expect(requested.filter((url) => url.startsWith(`/tasks/${id}?wait=`)).length).toBeGreaterThanOrEqual(2);
+  });
+
+  it('long-polls from where the stream was when the stream keeps failing (a proxy that cuts it)', async () => {
+    await openPage();
+    const id = await startTask(t.base, 'controlled');
+    const { job, complete } = await controlled.running(id);
+    await page.evaluate((url) => {
+      const w = window as unknown as { client: { watchTask: (u: string, h: unknown) => void }; record: () => unknown };
+      w.client.watchTask(url, w.record());
+    }, `/tasks/${id}/events`);
+    await waitForGot(1);
+    job.progress(1);
+    await waitForGot(2);
+    // From now on every stream request ends at once, as behind a proxy that breaks long responses.
+    await page.route(`**/tasks/${id}/events`, (route) =>
+      route.fulfill({ status: 200, contentType: 'text/event-stream', body: 'retry: 50\n\n' }),
+    );
+    for (const socket of streamSockets) socket.destroy();
+    job.progress(2);
+    await page.waitForFunction(() => (window as unknown as { states: string[] }).states.includes('polling'), null, {
+      timeout: 10_000,
+    });
+    job.progress(3);
+    complete('ok');
+    await waitForGot(5);
+    expect(await got()).toEqual(['status', 1, 2, 3, 'complete']);
+    const states = await page.evaluate(() => (window as unknown as { states: string[] }).states);
+    expect(states.at(-1)).toBe('polling');
+    expect(states.filter((s) => s === 'reconnecting').length).toBeGreaterThanOrEqual(1);
+  });
+
+  it('follows ten tasks on one page over HTTP/1.1 with one stream, and all of them complete', async () => {
+    await openPage();
+    const ids = await Promise.all(Array.from({ length: 10 }, () => startTask(t.base, 'controlled')));
+    const jobs = await Promise.all(ids.map((id) => controlled.running(id)));
+    await page.evaluate(
+      (url) => {
+        const w = window as unknown as {
+          client: { watchTasks: (u: string, h: unknown) => void };
+          record: () => unknown;
+        };
+        w.client.watchTasks(url, w.record());
+      },
+      `/tasks/events?ids=${ids.join(',')}`,
+    );
+    await waitForGot(10);
+    jobs.forEach((running, i) => running.job.progress(10 * (i + 1)));
+    await waitForGot(20);
+    jobs.forEach((running) => running.complete('ok'));
+    await waitForGot(30);
+    const events = (await got()) as string[];
+    for (const [i, id] of ids.entries()) {
+      expect(events.filter((e) => e.startsWith(`${id}:`))).toEqual([
+        `${id}:status`,
+        `${id}:${10 * (i + 1)}`,
+        `${id}:complete`,
+      ]);
+    }
+    expect(requested.filter((url) => url.includes('/events'))).toHaveLength(1);
+    // The client closed the stream after the last task ended: the server holds no stream for it.
+    await waitUntil(() => t.tasks.openStreams === 0, 5000, 'the stream to close');
+  });
+});
