@@ -15,19 +15,21 @@ export interface LongPollAnswer {
   events: Array<{ id: string; event: TaskEvent['event']; data: unknown }>;
 }
 
-/** `wait` in seconds, when the request asks for a long-poll; 400 when it is not a number from 0 to 30. */
+/**
+ * `wait` in seconds, when the request asks for a long-poll, capped at 30 (a longer wait is served as 30: proxies
+ * cut idle requests); 400 when it is not a non-negative decimal number.
+ */
 export function waitOf(ctx: Context): number | undefined {
   const raw = ctx.query.wait;
   if (raw === undefined) return undefined;
-  const seconds = typeof raw === 'string' && /^\d{1,2}(\.\d{1,3})?$/.test(raw) ? Number(raw) : NaN;
-  if (!(seconds <= MAX_WAIT_SECONDS)) {
+  if (typeof raw !== 'string' || !/^\d{1,9}(\.\d{1,3})?$/.test(raw)) {
     throw new TaskError(
       'invalid_wait',
       400,
-      `Expected \`wait\` to be a number of seconds from 0 to ${MAX_WAIT_SECONDS}, got ${JSON.stringify(raw)}`,
+      `Expected \`wait\` to be a number of seconds, at most ${MAX_WAIT_SECONDS} counted, got ${JSON.stringify(raw)}`,
     );
   }
-  return seconds;
+  return Math.min(Number(raw), MAX_WAIT_SECONDS);
 }
 
 /**
