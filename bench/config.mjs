@@ -1,0 +1,35 @@
+// What each scenario does, full and --quick. Every count and duration of the benchmark is here.
+
+export const FULL = {
+  passes: 3,
+  idle: { steps: [1000, 5000, 10000], batch: 500 },
+  fanout: { subscribers: 1000, events: 2000, warmupEvents: 200, burst: 10 },
+  latency: { subscribers: 1000, rates: [50, 200], seconds: 3, warmupSeconds: 0.5 },
+  churn: { cycles: 5000, segments: 10, parallel: 50, warmupCycles: 500 },
+  overhead: { connections: 50, windowMs: 500, rounds: 8, warmupMs: 1000 },
+  manyTasks: { tasks: 1000, subscribersPerTask: 2, events: 20 },
+};
+
+export const QUICK = {
+  passes: 3,
+  idle: { steps: [1000, 2000], batch: 500 },
+  fanout: { subscribers: 200, events: 500, warmupEvents: 100, burst: 10 },
+  latency: { subscribers: 200, rates: [50, 200], seconds: 0.5, warmupSeconds: 0.2 },
+  churn: { cycles: 400, segments: 2, parallel: 50, warmupCycles: 100 },
+  // A cold server answers at half speed: the warm-up lets V8 optimize each app's request path first.
+  overhead: { connections: 50, windowMs: 200, rounds: 3, warmupMs: 600 },
+  manyTasks: { tasks: 200, subscribersPerTask: 2, events: 20 },
+};
+
+/** The event-stream targets; the first is the baseline the others are compared with. */
+export const SSE_TARGETS = ['baseline', 'koa-sse-tasks', 'better-sse'];
+/** The `overhead` scenario compares Koa apps; its baseline is Koa without any SSE library. */
+export const KOA_TARGETS = ['koa-plain', 'koa-sse-tasks', 'better-sse'];
+
+/** What a client waits for before a stream counts as open (and subscribed). */
+export const READY_TOKEN = {
+  baseline: 'retry:',
+  'better-sse': 'retry:',
+  // koa-sse-tasks writes `retry:` before it joins the task's feed, and the `status` event once it has.
+  'koa-sse-tasks': 'event: status',
+};

@@ -1,0 +1,64 @@
+// koa-sse-tasks from the built package: sseTasks({ runner }) mounted before the JSON route. Each channel is a
+// task of type `bench` whose job waits for the harness and reports every event with job.progress(percent,
+// `${seq}:${hrtime}`). Streams: GET /tasks/<id>/events.
+import { createServer } from 'node:http';
+import Koa from 'koa';
+import { sseTasks, TaskRunner } from 'koa-sse-tasks';
+import { jsonRoute } from './json-route.mjs';
+
+export async function createTarget() {
+  // Concurrency 1000 so the `many tasks` scenario can run 1000 jobs at once; the other scenarios run one task.
+  const runner = new TaskRunner({ concurrency: 1000 });
+  /** Per task id: the job once its handler runs, and the function that lets the handler return. */
+  const started = new Map();
+  const startedTask = (id) => {
+    let entry = started.get(id);
+    if (entry === undefined) {
+      let resolve;
+      entry = { promise: new Promise((r) => (resolve = r)), resolve };
+      started.set(id, entry);
+    }
+    return entry;
+  };
+  runner.define('bench', (job) => new Promise((done) => startedTask(job.id).resolve({ job, done })));
+
+  const app = new Koa();
+  const middleware = sseTasks({ runner });
+  app.use(middleware);
+  app.use(jsonRoute);
+  let tasks = [];
+
+  return {
+    server: createServer(app.callback()),
+    async prepare({ channels }) {
+      tasks = [];
+      const ids = [];
+      for (let n = 0; n < channels; n++) ids.push((await runner.start('bench')).id);
+      // The runner may start a job a little after start() resolves: wait until every handler runs.
+      tasks = await Promise.all(ids.map((id) => startedTask(id).promise));
+      for (const id of ids) started.delete(id);
+      return { paths: tasks.map(({ job }) => `/tasks/${job.id}/events`) };
+    },
+    publish(channel, seq, percent) {
+      tasks[channel].job.progress(percent, `${seq}:${process.hrtime.bigint()}`);
+    },
+    async finish() {
+      const ids = tasks.map(({ job }) => job.id);
+      for (const { done } of tasks) done();
+      tasks = [];
+      // Wait until every task has its terminal event committed (which ends its streams).
+      for (let tries = 0; tries < 200; tries++) {
+        const snapshots = await Promise.all(ids.map((id) => runner.get(id)));
+        if (snapshots.every((s) => s === undefined || s.status === 'completed')) break;
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+    },
+    async counts() {
+      return {
+        streams: middleware.openStreams ?? 0, // sseTasks().openStreams, where the build has it
+        subscriptions: runner.store.subscriptionCount,
+        storedTasks: runner.store.size,
+      };
+    },
+  };
+}
