@@ -1,7 +1,7 @@
 import type { Context } from 'koa';
 import { encodeEvent } from '../sse/encode';
 import type { Heartbeat } from '../sse/heartbeat';
-import { openEventStream, setEventStreamHeaders, type EventStream } from '../sse/stream';
+import { openEventStream, setEventStreamHeaders, type EventStream, type StreamLimits } from '../sse/stream';
 import { isFinished, isTerminalEvent } from '../status';
 import type { TaskRecord, TaskStore } from '../store/types';
 import type { TaskEvent } from '../types';
@@ -12,7 +12,7 @@ export interface EventsContext {
   store: TaskStore;
   feeds: TaskFeeds;
   heartbeat: Heartbeat;
-  retryMs: number;
+  stream: StreamLimits;
   /** Every stream open now, so shutdown can end them. */
   open: Set<EventStream>;
   /** Every long-poll waiting now: calling one answers it at once (shutdown does). */
@@ -32,7 +32,7 @@ export function lastEventIdOf(ctx: Context, maxLength = MAX_EVENT_ID_LENGTH): st
 
 /** Opens an event stream on `ctx` that heartbeats and that shutdown ends. */
 export function openTrackedStream(ctx: Context, deps: EventsContext): EventStream {
-  const stream = openEventStream(ctx, deps.retryMs);
+  const stream = openEventStream(ctx, deps.stream);
   deps.heartbeat.add(stream);
   deps.open.add(stream);
   stream.onClose(() => deps.open.delete(stream));
@@ -68,7 +68,8 @@ function streamOutput(stream: EventStream): FollowerOutput {
       return stream.closed;
     },
     send(event: TaskEvent, frame?: Buffer) {
-      stream.write(frame ?? encodeEvent(event));
+      // Progress is idempotent: a backed-up client gets only the latest.
+      stream.write(frame ?? encodeEvent(event), event.event === 'progress' ? 'progress' : undefined);
       if (isTerminalEvent(event.event)) stream.close();
     },
     gone: () => stream.close(),

@@ -27,6 +27,13 @@ export interface SseTasksOptions {
   cors?: CorsOptions | false;
   /** The largest `POST` body accepted, in bytes; larger answers 413. @default 65_536 */
   bodyLimit?: number;
+  /**
+   * Bytes of events that may wait for one client before it counts as slow; a slow client gets only the latest
+   * `progress` (and heartbeat) until it catches up, never fewer `status` or terminal events. @default 65_536
+   */
+  bufferBytes?: number;
+  /** How long a client may stay slow before it is disconnected (it resumes with Last-Event-ID), in ms. @default 30_000 */
+  slowClientMs?: number;
 }
 
 export const MIDDLEWARE_DEFAULTS = {
@@ -34,6 +41,8 @@ export const MIDDLEWARE_DEFAULTS = {
   heartbeatMs: 15_000,
   retryMs: 3_000,
   bodyLimit: 65_536,
+  bufferBytes: 65_536,
+  slowClientMs: 30_000,
 } as const;
 
 export interface ResolvedSseTasksOptions {
@@ -45,6 +54,8 @@ export interface ResolvedSseTasksOptions {
   owner: ((ctx: Context) => string | undefined) | undefined;
   cors: CorsOptions | false;
   bodyLimit: number;
+  bufferBytes: number;
+  slowClientMs: number;
 }
 
 export function resolveSseTasksOptions(options: SseTasksOptions): ResolvedSseTasksOptions {
@@ -67,6 +78,8 @@ export function resolveSseTasksOptions(options: SseTasksOptions): ResolvedSseTas
     heartbeatMs: integerOption('heartbeatMs', options.heartbeatMs ?? MIDDLEWARE_DEFAULTS.heartbeatMs, 1),
     retryMs: integerOption('retryMs', options.retryMs ?? MIDDLEWARE_DEFAULTS.retryMs, 0),
     bodyLimit: integerOption('bodyLimit', options.bodyLimit ?? MIDDLEWARE_DEFAULTS.bodyLimit, 1, 2 ** 30),
+    bufferBytes: integerOption('bufferBytes', options.bufferBytes ?? MIDDLEWARE_DEFAULTS.bufferBytes, 1024, 2 ** 30),
+    slowClientMs: integerOption('slowClientMs', options.slowClientMs ?? MIDDLEWARE_DEFAULTS.slowClientMs, 1),
     owner,
     authorize: authorize ?? (owner === undefined ? undefined : (ctx, task) => owner(ctx) === task.owner),
     cors,

@@ -37,7 +37,7 @@ export function sseTasks(options: SseTasksOptions): SseTasksMiddleware {
     store: runner.store,
     feeds: new TaskFeeds(runner.store),
     heartbeat: new Heartbeat(resolved.heartbeatMs),
-    retryMs: resolved.retryMs,
+    stream: { retryMs: resolved.retryMs, bufferBytes: resolved.bufferBytes, slowClientMs: resolved.slowClientMs },
     open: new Set(),
     polls: new Set(),
   };

@@ -74,7 +74,9 @@ class TaskSet {
     if (terminal && !this.#endWhenAllFinished) this.positions.delete(key);
     else this.positions.set(key, event.id);
     const data = withTaskId(taskId, event.data);
-    this.#stream.write(encodeEvent({ event: event.event, id: encodeSetId(this.positions), data }));
+    const frame = encodeEvent({ event: event.event, id: encodeSetId(this.positions), data });
+    // Progress is idempotent: a backed-up client gets only the latest of each task.
+    this.#stream.write(frame, event.event === 'progress' ? `progress:${key}` : undefined);
     if (terminal) this.#finish(key, member);
   }
 

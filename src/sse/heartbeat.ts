@@ -39,6 +39,6 @@ export class Heartbeat {
   }
 
   #beat(): void {
-    for (const stream of this.#streams) stream.write(HEARTBEAT_FRAME);
+    for (const stream of this.#streams) stream.write(HEARTBEAT_FRAME, 'heartbeat'); // a backed-up client needs one at most
   }
 }
