@@ -23,6 +23,7 @@ export type { SseEvent } from './sse/encode';
 export { EVENT_FOR_STATUS, isFinished, isTerminalEvent } from './status';
 export {
   CommitConflictError,
+  QueueFullError,
   RunnerClosedError,
   TaskError,
   TaskFinishedError,

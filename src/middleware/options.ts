@@ -27,6 +27,13 @@ export interface SseTasksOptions {
   cors?: CorsOptions | false;
   /** The largest `POST` body accepted, in bytes; larger answers 413. @default 65_536 */
   bodyLimit?: number;
+  /**
+   * The most event streams (single, multiplexed and owner feeds) open at once in this process; one more answers 503
+   * with `Retry-After`. @default 10_000
+   */
+  maxConnections?: number;
+  /** The most event streams following one task at once in this process; one more answers 503. @default 1_000 */
+  maxConnectionsPerTask?: number;
 }
 
 export const MIDDLEWARE_DEFAULTS = {
@@ -34,6 +41,8 @@ export const MIDDLEWARE_DEFAULTS = {
   heartbeatMs: 15_000,
   retryMs: 3_000,
   bodyLimit: 65_536,
+  maxConnections: 10_000,
+  maxConnectionsPerTask: 1_000,
 } as const;
 
 export interface ResolvedSseTasksOptions {
@@ -45,6 +54,8 @@ export interface ResolvedSseTasksOptions {
   owner: ((ctx: Context) => string | undefined) | undefined;
   cors: CorsOptions | false;
   bodyLimit: number;
+  maxConnections: number;
+  maxConnectionsPerTask: number;
 }
 
 export function resolveSseTasksOptions(options: SseTasksOptions): ResolvedSseTasksOptions {
@@ -67,6 +78,18 @@ export function resolveSseTasksOptions(options: SseTasksOptions): ResolvedSseTas
     heartbeatMs: integerOption('heartbeatMs', options.heartbeatMs ?? MIDDLEWARE_DEFAULTS.heartbeatMs, 1),
     retryMs: integerOption('retryMs', options.retryMs ?? MIDDLEWARE_DEFAULTS.retryMs, 0),
     bodyLimit: integerOption('bodyLimit', options.bodyLimit ?? MIDDLEWARE_DEFAULTS.bodyLimit, 1, 2 ** 30),
+    maxConnections: integerOption(
+      'maxConnections',
+      options.maxConnections ?? MIDDLEWARE_DEFAULTS.maxConnections,
+      1,
+      10_000_000,
+    ),
+    maxConnectionsPerTask: integerOption(
+      'maxConnectionsPerTask',
+      options.maxConnectionsPerTask ?? MIDDLEWARE_DEFAULTS.maxConnectionsPerTask,
+      1,
+      10_000_000,
+    ),
     owner,
     authorize: authorize ?? (owner === undefined ? undefined : (ctx, task) => owner(ctx) === task.owner),
     cors,

@@ -3,13 +3,14 @@ import { EventEmitter } from 'node:events';
 import { hostname } from 'node:os';
 import {
   CommitConflictError,
+  QueueFullError,
   RunnerClosedError,
   TaskFinishedError,
   TaskNotFoundError,
   UnknownTaskTypeError,
 } from '../errors';
 import { EVENT_FOR_STATUS, isFinished } from '../status';
-import type { ClaimedTask, Lease, TaskStore } from '../store/types';
+import type { ClaimedTask, CommitLimits, Lease, TaskStore } from '../store/types';
 import type { FinishedStatus, Job, TaskEvent, TaskHandler, TaskSnapshot } from '../types';
 import { optionError } from '../util/validate';
 import { resolveRunnerOptions, type ResolvedRunnerOptions, type TaskRunnerOptions } from './options';
@@ -121,8 +122,9 @@ export class TaskRunner extends EventEmitter<TaskRunnerEvents> {
       updatedAt: now,
     };
     if (options.owner !== undefined) snapshot.owner = options.owner;
-    const { historyLimit, ttlMs } = this.#options;
-    const stored = await this.store.enqueue(Object.freeze(snapshot), input, { historyLimit, ttlMs });
+    const { maxQueued } = this.#options;
+    if ((await this.store.queuedCount(this.types)) >= maxQueued) throw new QueueFullError(maxQueued);
+    const stored = await this.store.enqueue(Object.freeze(snapshot), input, this.#limits);
     this.emit('event', snapshot.id, stored);
     this.#wake();
     return snapshot;
@@ -359,7 +361,6 @@ export class TaskRunner extends EventEmitter<TaskRunnerEvents> {
    * it never overwrites a change made meanwhile: on a conflict it reads the task again and retries.
    */
   async #finishElsewhere(id: string, status: FinishedStatus, error?: { message: string }): Promise<TaskSnapshot> {
-    const { historyLimit, ttlMs } = this.#options;
     for (let attempt = 1; ; attempt++) {
       const record = await this.store.read(id);
       if (record === undefined) throw new TaskNotFoundError(id);
@@ -368,12 +369,7 @@ export class TaskRunner extends EventEmitter<TaskRunnerEvents> {
       if (error !== undefined) next.error = error;
       try {
         const event = { event: EVENT_FOR_STATUS[status], data: JSON.stringify(next) };
-        const stored = await this.store.commit(
-          next,
-          event,
-          { historyLimit, ttlMs },
-          { ifLastEventId: record.lastEventId },
-        );
+        const stored = await this.store.commit(next, event, this.#limits, { ifLastEventId: record.lastEventId });
         this.emit('event', id, stored);
         return next;
       } catch (cause) {
@@ -385,9 +381,8 @@ export class TaskRunner extends EventEmitter<TaskRunnerEvents> {
   /** Appends one change to the task's chain of writes; resolves with the stored event. */
   #commit(task: LocalTask, next: TaskSnapshot, event: TaskEvent['event'], data: string): Promise<TaskEvent> {
     task.snapshot = Object.freeze(next);
-    const { historyLimit, ttlMs } = this.#options;
     const write = task.writes.then(async () => {
-      const stored = await this.store.commit(next, { event, data }, { historyLimit, ttlMs });
+      const stored = await this.store.commit(next, { event, data }, this.#limits);
       this.emit('event', next.id, stored);
       return stored;
     });
@@ -397,6 +392,11 @@ export class TaskRunner extends EventEmitter<TaskRunnerEvents> {
       else this.#report(error);
     });
     return write;
+  }
+
+  get #limits(): CommitLimits {
+    const { historyLimit, maxHistoryBytes, ttlMs } = this.#options;
+    return { historyLimit, maxHistoryBytes, ttlMs };
   }
 
   #report(error: unknown): void {
