@@ -1,8 +1,8 @@
-import type { Options as CorsOptions } from '@koa/cors';
 import type { Context } from 'koa';
 import type { TaskRunner } from '../runner/runner';
 import type { TaskSnapshot } from '../types';
 import { functionOption, integerOption, optionError } from '../util/validate';
+import type { CorsOptions } from './cors';
 
 export type { CorsOptions };
 
@@ -23,7 +23,10 @@ export interface SseTasksOptions {
   authorize?: (ctx: Context, task: TaskSnapshot) => boolean | Promise<boolean>;
   /** Names the user who starts a task (`POST`); recorded as the task's `owner`. @default none */
   owner?: (ctx: Context) => string | undefined;
-  /** `@koa/cors` options for every response under the prefix (errors too); `Location` is always exposed. @default false */
+  /**
+   * `@koa/cors` options for every response under the prefix (errors too); `Location` is always exposed. `origin` may
+   * be a list of origins; with `credentials`, an `origin` other than `'*'` is required. @default false
+   */
   cors?: CorsOptions | false;
   /** The largest `POST` body accepted, in bytes; larger answers 413. @default 65_536 */
   bodyLimit?: number;

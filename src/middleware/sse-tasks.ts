@@ -1,4 +1,3 @@
-import cors from '@koa/cors';
 import Router, { type RouterContext } from '@koa/router';
 import type { Context, Middleware, Next } from 'koa';
 import { TaskError } from '../errors';
@@ -9,9 +8,10 @@ import { serveTaskEvents, type EventsContext } from './events';
 import { TaskFeeds } from './feeds';
 import { idsOf, taskFinder } from './find';
 import { serveOwnerFeed, serveTaskSet } from './task-set';
+import { corsMiddleware } from './cors';
 import { ConnectionLimits } from './limits';
 import { serveLongPoll, waitOf } from './long-poll';
-import { resolveSseTasksOptions, type ResolvedSseTasksOptions, type SseTasksOptions } from './options';
+import { resolveSseTasksOptions, type SseTasksOptions } from './options';
 
 type Handler = (ctx: Context) => Promise<void>;
 
@@ -133,14 +133,19 @@ export function sseTasks(options: SseTasksOptions): SseTasksMiddleware {
       await allowedMethods(routed, next);
     });
   };
-  const withCors = corsMiddleware(resolved);
+  const withCors = resolved.cors === false ? undefined : corsMiddleware(resolved.cors);
 
   const below = `${prefix}/`;
   async function serve(ctx: Context, next: Next): Promise<void> {
     await (withCors === undefined ? route(ctx, next) : withCors(ctx, () => route(ctx, next)));
+    // A method the router does not know (PROPFIND, TRACE...) is a 501 there; for a client it is the same mistake
+    // as any other method these paths do not take: 405 with `Allow`, never a 5xx.
     if ((ctx.status === 405 || ctx.status === 501) && ctx.body == null) {
-      const code = ctx.status === 405 ? 'method_not_allowed' : 'not_implemented';
-      ctx.body = errorBody(code, `${ctx.method} is not allowed here; allowed: ${ctx.response.get('Allow')}`);
+      ctx.status = 405;
+      ctx.body = errorBody(
+        'method_not_allowed',
+        `${ctx.method} is not allowed here; allowed: ${ctx.response.get('Allow')}`,
+      );
     }
   }
   // Not async: a request for another route passes straight through, without a promise of ours in between.
@@ -186,11 +191,4 @@ function errorAnswers(retryAfter: string): (handler: Handler) => Handler {
 
 function errorBody(code: string, message: string): { error: { code: string; message: string } } {
   return { error: { code, message } };
-}
-
-function corsMiddleware({ cors: options }: ResolvedSseTasksOptions): Middleware | undefined {
-  if (options === false) return undefined;
-  const exposed = options.exposeHeaders ?? [];
-  const exposeHeaders = [...(Array.isArray(exposed) ? exposed : exposed.split(',').map((h) => h.trim())), 'Location'];
-  return cors({ ...options, exposeHeaders });
 }
