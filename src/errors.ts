@@ -4,12 +4,15 @@ export class TaskError extends Error {
   readonly code: string;
   /** The HTTP status the middleware answers with. */
   readonly status: number;
+  /** Headers the middleware sets on the answer, e.g. `Retry-After` on a 503. */
+  readonly headers: Readonly<Record<string, string>>;
 
-  constructor(code: string, status: number, message: string) {
+  constructor(code: string, status: number, message: string, headers: Record<string, string> = {}) {
     super(message);
     this.name = new.target.name;
     this.code = code;
     this.status = status;
+    this.headers = headers;
   }
 }
 
@@ -35,6 +38,13 @@ export class TaskFinishedError extends TaskError {
 export class RunnerClosedError extends TaskError {
   constructor() {
     super('runner_closed', 503, 'The task runner is closed and accepts no new tasks');
+  }
+}
+
+/** `runner.start()` found `maxQueued` tasks already waiting; try again later. */
+export class QueueFullError extends TaskError {
+  constructor(maxQueued: number) {
+    super('queue_full', 503, `${maxQueued} tasks are already queued (maxQueued); try again later`);
   }
 }
 

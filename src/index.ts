@@ -3,7 +3,9 @@ export type { SseTasksMiddleware } from './middleware/sse-tasks';
 export { MIDDLEWARE_DEFAULTS } from './middleware/options';
 export type { CorsOptions, SseTasksOptions } from './middleware/options';
 export { TaskRunner } from './runner/runner';
-export type { StartOptions, TaskRunnerEvents } from './runner/runner';
+export type { CloseOptions, StalledInfo, StartOptions, TaskRunnerEvents } from './runner/runner';
+export { TASK_TYPE_DEFAULTS } from './runner/attempt';
+export type { TaskTypeOptions } from './runner/attempt';
 export { RUNNER_DEFAULTS } from './runner/options';
 export type { TaskRunnerOptions } from './runner/options';
 export { MemoryStore } from './store/memory';
@@ -23,6 +25,7 @@ export type { SseEvent } from './sse/encode';
 export { EVENT_FOR_STATUS, isFinished, isTerminalEvent } from './status';
 export {
   CommitConflictError,
+  QueueFullError,
   RunnerClosedError,
   TaskError,
   TaskFinishedError,

@@ -17,6 +17,8 @@ export interface TaskSnapshot<Result = unknown> {
   result?: Result;
   /** Why the task failed; only on `failed`. */
   error?: { message: string };
+  /** The attempt running now (2, 3...), once a retry has started; absent on the first. */
+  attempt?: number;
   /** Who started the task, from the middleware's `owner(ctx)` or `runner.start(..., { owner })`. */
   owner?: string;
   createdAt: string;
@@ -47,7 +49,12 @@ export interface Job<Input = unknown> {
   readonly id: string;
   readonly type: string;
   readonly input: Input;
-  /** Aborted when the task is cancelled or the runner closes; pass it on to fetch, streams and timers. */
+  /** 1 for the first attempt, 2 for the first retry... (see the type's `retries`). */
+  readonly attempt: number;
+  /**
+   * Aborted when the task is cancelled, when the attempt times out (`timeoutMs`, a `TimeoutError`) or when the
+   * runner closes; pass it on to fetch, streams and timers.
+   */
   readonly signal: AbortSignal;
   /**
    * Reports progress: `percent` is a finite number in 0..100, `message` an optional step name.

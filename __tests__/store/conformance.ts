@@ -78,6 +78,32 @@ export function describeTaskStore(name: string, makeStore: () => TaskStore | Pro
       expect(await store.eventsAfter(id, ids[0]!)).toBeUndefined();
     });
 
+    it('keeps at most maxHistoryBytes of event data, oldest dropped first, the latest always', async () => {
+      const id = randomUUID();
+      const ids: string[] = [];
+      const hundredBytes = (i: number): string => JSON.stringify({ percent: i, pad: '' }).padEnd(100, ' ');
+      for (let i = 1; i <= 10; i++) {
+        const data = hundredBytes(i);
+        expect(Buffer.byteLength(data)).toBe(100);
+        const stored = await store.commit(
+          snapshot(id, 'running', i),
+          { event: 'progress', data },
+          { ...limits, historyLimit: 100, maxHistoryBytes: 350 },
+        );
+        ids.push(stored.id);
+      }
+      // 350 bytes hold the three newest events: a replay from before them would have a gap.
+      expect((await store.eventsAfter(id, ids[6]!))?.map((e) => e.id)).toEqual(ids.slice(7));
+      expect(await store.eventsAfter(id, ids[5]!)).toBeUndefined();
+      const big = await store.commit(
+        snapshot(id, 'running', 11),
+        { event: 'progress', data: 'y'.repeat(1000) },
+        { ...limits, historyLimit: 100, maxHistoryBytes: 350 },
+      );
+      expect((await store.eventsAfter(id, ids[9]!))?.map((e) => e.id)).toEqual([big.id]);
+      expect(await store.eventsAfter(id, ids[8]!)).toBeUndefined();
+    });
+
     it('delivers events committed after subscribing, in order, until unsubscribed', async () => {
       const id = randomUUID();
       await commitProgress(id, 1);
@@ -261,6 +287,17 @@ export function describeTaskStore(name: string, makeStore: () => TaskStore | Pro
         await new Promise((r) => setTimeout(r, 50));
         expect(seen).toEqual([cancelled]);
         unwatch();
+      });
+
+      it('counts the queued tasks of the types asked for, until they are claimed', async () => {
+        const other = `${type}-other`;
+        expect(await store.queuedCount([type, other])).toBe(0);
+        for (const task of [queued(), queued(), queued(undefined, other)]) await store.enqueue(task, null, limits);
+        expect(await store.queuedCount([type])).toBe(2);
+        expect(await store.queuedCount([type, other])).toBe(3);
+        await store.claim([type], lease('w'));
+        expect(await store.queuedCount([type])).toBe(1);
+        expect(await store.queuedCount([])).toBe(0);
       });
 
       it('wakes queue listeners when a task is queued', async () => {

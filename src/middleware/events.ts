@@ -7,6 +7,7 @@ import type { TaskRecord, TaskStore } from '../store/types';
 import type { TaskEvent } from '../types';
 import type { TaskFeeds } from './feeds';
 import { follow, type FollowerOutput } from './follower';
+import type { ConnectionLimits } from './limits';
 
 export interface EventsContext {
   store: TaskStore;
@@ -17,6 +18,8 @@ export interface EventsContext {
   open: Set<EventStream>;
   /** Every long-poll waiting now: calling one answers it at once (shutdown does). */
   polls: Set<() => void>;
+  /** `maxConnections` and `maxConnectionsPerTask`. */
+  limits: ConnectionLimits;
 }
 
 /** The largest Last-Event-ID looked at; a longer one cannot be ours and counts as unknown. */
@@ -30,9 +33,20 @@ export function lastEventIdOf(ctx: Context, maxLength = MAX_EVENT_ID_LENGTH): st
   return id === undefined || id === '' || id.length > maxLength ? undefined : id;
 }
 
-/** Opens an event stream on `ctx` that heartbeats and that shutdown ends. */
-export function openTrackedStream(ctx: Context, deps: EventsContext): EventStream {
-  const stream = openEventStream(ctx, deps.stream);
+/**
+ * Opens an event stream on `ctx` that heartbeats, that shutdown ends, and that counts against the connection limits
+ * for `taskIds` (throws a 503 before any header is sent when one is reached).
+ */
+export function openTrackedStream(ctx: Context, deps: EventsContext, taskIds: readonly string[]): EventStream {
+  const release = deps.limits.acquire(taskIds);
+  let stream: EventStream;
+  try {
+    stream = openEventStream(ctx, deps.stream);
+  } catch (error) {
+    release();
+    throw error;
+  }
+  stream.onClose(release);
   deps.heartbeat.add(stream);
   deps.open.add(stream);
   stream.onClose(() => deps.open.delete(stream));
@@ -51,7 +65,7 @@ export async function serveTaskEvents(ctx: Context, record: TaskRecord, deps: Ev
   }
   if (ctx.method === 'HEAD') return setEventStreamHeaders(ctx);
 
-  const stream = openTrackedStream(ctx, deps);
+  const stream = openTrackedStream(ctx, deps, [record.snapshot.id]);
   const output = streamOutput(stream);
   try {
     stream.onClose(await follow(deps.feeds, deps.store, record.snapshot.id, lastEventId, output));

@@ -1,8 +1,8 @@
-import type { Options as CorsOptions } from '@koa/cors';
 import type { Context } from 'koa';
 import type { TaskRunner } from '../runner/runner';
 import type { TaskSnapshot } from '../types';
 import { functionOption, integerOption, optionError } from '../util/validate';
+import type { CorsOptions } from './cors';
 
 export type { CorsOptions };
 
@@ -23,7 +23,10 @@ export interface SseTasksOptions {
   authorize?: (ctx: Context, task: TaskSnapshot) => boolean | Promise<boolean>;
   /** Names the user who starts a task (`POST`); recorded as the task's `owner`. @default none */
   owner?: (ctx: Context) => string | undefined;
-  /** `@koa/cors` options for every response under the prefix (errors too); `Location` is always exposed. @default false */
+  /**
+   * `@koa/cors` options for every response under the prefix (errors too); `Location` is always exposed. `origin` may
+   * be a list of origins; with `credentials`, an `origin` other than `'*'` is required. @default false
+   */
   cors?: CorsOptions | false;
   /** The largest `POST` body accepted, in bytes; larger answers 413. @default 65_536 */
   bodyLimit?: number;
@@ -34,6 +37,13 @@ export interface SseTasksOptions {
   bufferBytes?: number;
   /** How long a client may stay slow before it is disconnected (it resumes with Last-Event-ID), in ms. @default 30_000 */
   slowClientMs?: number;
+  /**
+   * The most event streams (single, multiplexed and owner feeds) open at once in this process; one more answers 503
+   * with `Retry-After`. @default 10_000
+   */
+  maxConnections?: number;
+  /** The most event streams following one task at once in this process; one more answers 503. @default 1_000 */
+  maxConnectionsPerTask?: number;
 }
 
 export const MIDDLEWARE_DEFAULTS = {
@@ -43,6 +53,8 @@ export const MIDDLEWARE_DEFAULTS = {
   bodyLimit: 65_536,
   bufferBytes: 65_536,
   slowClientMs: 30_000,
+  maxConnections: 10_000,
+  maxConnectionsPerTask: 1_000,
 } as const;
 
 export interface ResolvedSseTasksOptions {
@@ -56,6 +68,8 @@ export interface ResolvedSseTasksOptions {
   bodyLimit: number;
   bufferBytes: number;
   slowClientMs: number;
+  maxConnections: number;
+  maxConnectionsPerTask: number;
 }
 
 export function resolveSseTasksOptions(options: SseTasksOptions): ResolvedSseTasksOptions {
@@ -80,6 +94,18 @@ export function resolveSseTasksOptions(options: SseTasksOptions): ResolvedSseTas
     bodyLimit: integerOption('bodyLimit', options.bodyLimit ?? MIDDLEWARE_DEFAULTS.bodyLimit, 1, 2 ** 30),
     bufferBytes: integerOption('bufferBytes', options.bufferBytes ?? MIDDLEWARE_DEFAULTS.bufferBytes, 1024, 2 ** 30),
     slowClientMs: integerOption('slowClientMs', options.slowClientMs ?? MIDDLEWARE_DEFAULTS.slowClientMs, 1),
+    maxConnections: integerOption(
+      'maxConnections',
+      options.maxConnections ?? MIDDLEWARE_DEFAULTS.maxConnections,
+      1,
+      10_000_000,
+    ),
+    maxConnectionsPerTask: integerOption(
+      'maxConnectionsPerTask',
+      options.maxConnectionsPerTask ?? MIDDLEWARE_DEFAULTS.maxConnectionsPerTask,
+      1,
+      10_000_000,
+    ),
     owner,
     authorize: authorize ?? (owner === undefined ? undefined : (ctx, task) => owner(ctx) === task.owner),
     cors,

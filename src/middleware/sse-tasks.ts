@@ -1,4 +1,3 @@
-import cors from '@koa/cors';
 import Router, { type RouterContext } from '@koa/router';
 import type { Context, Middleware, Next } from 'koa';
 import { TaskError } from '../errors';
@@ -9,8 +8,10 @@ import { serveTaskEvents, type EventsContext } from './events';
 import { TaskFeeds } from './feeds';
 import { idsOf, taskFinder } from './find';
 import { serveOwnerFeed, serveTaskSet } from './task-set';
+import { corsMiddleware } from './cors';
+import { ConnectionLimits } from './limits';
 import { serveLongPoll, waitOf } from './long-poll';
-import { resolveSseTasksOptions, type ResolvedSseTasksOptions, type SseTasksOptions } from './options';
+import { resolveSseTasksOptions, type SseTasksOptions } from './options';
 
 type Handler = (ctx: Context) => Promise<void>;
 
@@ -20,7 +21,8 @@ export interface SseTasksMiddleware extends Middleware {
   readonly openStreams: number;
   /**
    * Ends every open event stream (clients reconnect, to another instance if there is one), answers waiting
-   * long-polls at once, and answers later stream requests with 503. Other routes keep working. Call it before `server.close()`, which waits for them.
+   * long-polls at once, and answers later stream requests and `POST`s with 503 (`Retry-After`). Reads and `DELETE`
+   * keep working. Call it before `server.close()`, which waits for open streams.
    */
   close(): void;
 }
@@ -33,6 +35,8 @@ export interface SseTasksMiddleware extends Middleware {
 export function sseTasks(options: SseTasksOptions): SseTasksMiddleware {
   const resolved = resolveSseTasksOptions(options);
   const { runner, prefix, bodyLimit } = resolved;
+  /** Every 503 says when to come back: as soon as a browser would reconnect by itself. */
+  const retryAfter = String(Math.max(1, Math.ceil(resolved.retryMs / 1000)));
   const events: EventsContext = {
     store: runner.store,
     feeds: new TaskFeeds(runner.store),
@@ -40,8 +44,17 @@ export function sseTasks(options: SseTasksOptions): SseTasksMiddleware {
     stream: { retryMs: resolved.retryMs, bufferBytes: resolved.bufferBytes, slowClientMs: resolved.slowClientMs },
     open: new Set(),
     polls: new Set(),
+    limits: new ConnectionLimits(resolved.maxConnections, resolved.maxConnectionsPerTask, Number(retryAfter)),
   };
   let closed = false;
+  const refuseWhenClosed = (): void => {
+    if (closed) {
+      throw new TaskError('shutting_down', 503, 'The server is shutting down; reconnect shortly', {
+        'Retry-After': retryAfter,
+      });
+    }
+  };
+  const answerErrors = errorAnswers(retryAfter);
   const find = taskFinder(resolved);
   const findTask = (ctx: Context): Promise<TaskRecord> => find(ctx, (ctx.params as { id?: string }).id ?? '');
   const visible = async (ctx: Context, id: string): Promise<boolean> => {
@@ -56,6 +69,7 @@ export function sseTasks(options: SseTasksOptions): SseTasksMiddleware {
   router.post(
     '/',
     answerErrors(async (ctx) => {
+      refuseWhenClosed();
       const { type, input } = toStartRequest(await readJsonBody(ctx, bodyLimit));
       const owner = resolved.owner?.(ctx);
       const snapshot = await runner.start(type, input, owner === undefined ? {} : { owner });
@@ -68,7 +82,7 @@ export function sseTasks(options: SseTasksOptions): SseTasksMiddleware {
   router.get(
     '/events',
     answerErrors(async (ctx) => {
-      if (closed) throw new TaskError('shutting_down', 503, 'The server is shutting down; reconnect shortly');
+      refuseWhenClosed();
       const ids = idsOf(ctx);
       if (ids !== undefined) {
         const records = await Promise.all(ids.map((id) => find(ctx, id)));
@@ -107,7 +121,7 @@ export function sseTasks(options: SseTasksOptions): SseTasksMiddleware {
   router.get(
     '/:id/events',
     answerErrors(async (ctx) => {
-      if (closed) throw new TaskError('shutting_down', 503, 'The server is shutting down; reconnect shortly');
+      refuseWhenClosed();
       await serveTaskEvents(ctx, await findTask(ctx), events);
     }),
   );
@@ -119,14 +133,19 @@ export function sseTasks(options: SseTasksOptions): SseTasksMiddleware {
       await allowedMethods(routed, next);
     });
   };
-  const withCors = corsMiddleware(resolved);
+  const withCors = resolved.cors === false ? undefined : corsMiddleware(resolved.cors);
 
   const below = `${prefix}/`;
   async function serve(ctx: Context, next: Next): Promise<void> {
     await (withCors === undefined ? route(ctx, next) : withCors(ctx, () => route(ctx, next)));
+    // A method the router does not know (PROPFIND, TRACE...) is a 501 there; for a client it is the same mistake
+    // as any other method these paths do not take: 405 with `Allow`, never a 5xx.
     if ((ctx.status === 405 || ctx.status === 501) && ctx.body == null) {
-      const code = ctx.status === 405 ? 'method_not_allowed' : 'not_implemented';
-      ctx.body = errorBody(code, `${ctx.method} is not allowed here; allowed: ${ctx.response.get('Allow')}`);
+      ctx.status = 405;
+      ctx.body = errorBody(
+        'method_not_allowed',
+        `${ctx.method} is not allowed here; allowed: ${ctx.response.get('Allow')}`,
+      );
     }
   }
   // Not async: a request for another route passes straight through, without a promise of ours in between.
@@ -147,14 +166,19 @@ export function sseTasks(options: SseTasksOptions): SseTasksMiddleware {
   }) as SseTasksMiddleware;
 }
 
-/** The one place errors become HTTP answers: ours with their status, anything else as a logged 500. */
-function answerErrors(handler: Handler): Handler {
-  return async (ctx) => {
+/**
+ * The one place errors become HTTP answers: ours with their status and headers (every 503 with `Retry-After`),
+ * anything else as a logged 500.
+ */
+function errorAnswers(retryAfter: string): (handler: Handler) => Handler {
+  return (handler) => async (ctx) => {
     try {
       await handler(ctx);
     } catch (error) {
       if (error instanceof TaskError) {
         ctx.status = error.status;
+        ctx.set(error.headers);
+        if (error.status === 503 && !ctx.response.get('Retry-After')) ctx.set('Retry-After', retryAfter);
         ctx.body = errorBody(error.code, error.message);
       } else {
         ctx.status = 500;
@@ -167,11 +191,4 @@ function answerErrors(handler: Handler): Handler {
 
 function errorBody(code: string, message: string): { error: { code: string; message: string } } {
   return { error: { code, message } };
-}
-
-function corsMiddleware({ cors: options }: ResolvedSseTasksOptions): Middleware | undefined {
-  if (options === false) return undefined;
-  const exposed = options.exposeHeaders ?? [];
-  const exposeHeaders = [...(Array.isArray(exposed) ? exposed : exposed.split(',').map((h) => h.trim())), 'Location'];
-  return cors({ ...options, exposeHeaders });
 }

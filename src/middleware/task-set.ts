@@ -107,11 +107,15 @@ export async function serveTaskSet(ctx: Context, records: TaskRecord[], deps: Ev
   }
   if (ctx.method === 'HEAD') return setEventStreamHeaders(ctx);
 
-  const stream = openTrackedStream(ctx, deps);
+  const open = tasks.filter((task) => !task.seen);
+  const stream = openTrackedStream(
+    ctx,
+    deps,
+    open.map((task) => task.taskId),
+  );
   const positions: Positions = new Map();
   for (const task of tasks) if (task.seen) positions.set(task.key, task.last!);
   const set = new TaskSet(stream, deps, positions, true);
-  const open = tasks.filter((task) => !task.seen);
   for (const task of open) set.register(task.key);
   await run(ctx, stream, () => Promise.all(open.map((task) => set.follow(task.key, task.taskId, task.last))));
 }
@@ -128,7 +132,7 @@ export async function serveOwnerFeed(
 ): Promise<void> {
   if (ctx.method === 'HEAD') return setEventStreamHeaders(ctx);
   let given = parseSetId(lastEventIdOf(ctx, MAX_SET_ID_LENGTH));
-  const stream = openTrackedStream(ctx, deps);
+  const stream = openTrackedStream(ctx, deps, []);
   const set = new TaskSet(stream, deps, new Map(), false);
   const { store } = deps;
 

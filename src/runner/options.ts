@@ -8,6 +8,16 @@ export interface TaskRunnerOptions {
   concurrency?: number;
   /** How many events each task keeps for replay to reconnecting clients. @default 1000 */
   historyLimit?: number;
+  /**
+   * How many bytes of event data each task keeps for replay, besides `historyLimit`: the oldest events go first
+   * (the latest is always kept). @default 262_144 (256 KiB)
+   */
+  maxHistoryBytes?: number;
+  /**
+   * How many tasks may wait `queued` (over the types this runner defines) before `start()` rejects with
+   * `QueueFullError` (`POST` answers 503 with `Retry-After`). @default 10_000
+   */
+  maxQueued?: number;
   /** How long a finished task is kept, in ms, before `get()` returns `undefined`. @default 3_600_000 (1 hour) */
   ttlMs?: number;
   /** Where snapshots, events and the job queue live. `runner.close()` closes it. @default new MemoryStore() */
@@ -27,6 +37,8 @@ export interface TaskRunnerOptions {
 export const RUNNER_DEFAULTS = {
   concurrency: 4,
   historyLimit: 1000,
+  maxHistoryBytes: 262_144,
+  maxQueued: 10_000,
   ttlMs: 3_600_000,
   worker: true,
   leaseMs: 30_000,
@@ -35,6 +47,8 @@ export const RUNNER_DEFAULTS = {
 export interface ResolvedRunnerOptions {
   concurrency: number;
   historyLimit: number;
+  maxHistoryBytes: number;
+  maxQueued: number;
   ttlMs: number;
   store: TaskStore;
   worker: boolean;
@@ -50,6 +64,7 @@ const STORE_METHODS = [
   'claim',
   'renew',
   'reapExpired',
+  'queuedCount',
 ] as const;
 
 export function resolveRunnerOptions(options: TaskRunnerOptions = {}): ResolvedRunnerOptions {
@@ -72,6 +87,13 @@ export function resolveRunnerOptions(options: TaskRunnerOptions = {}): ResolvedR
   return {
     concurrency: integerOption('concurrency', concurrency, 1, 10_000),
     historyLimit: integerOption('historyLimit', historyLimit, 1, 1_000_000),
+    maxHistoryBytes: integerOption(
+      'maxHistoryBytes',
+      options.maxHistoryBytes ?? RUNNER_DEFAULTS.maxHistoryBytes,
+      1,
+      2 ** 30,
+    ),
+    maxQueued: integerOption('maxQueued', options.maxQueued ?? RUNNER_DEFAULTS.maxQueued, 1, 100_000_000),
     ttlMs: integerOption('ttlMs', ttlMs, 1),
     store: store ?? new MemoryStore(),
     worker,

@@ -3,15 +3,26 @@ import { EventEmitter } from 'node:events';
 import { hostname } from 'node:os';
 import {
   CommitConflictError,
+  QueueFullError,
   RunnerClosedError,
   TaskFinishedError,
   TaskNotFoundError,
   UnknownTaskTypeError,
 } from '../errors';
 import { EVENT_FOR_STATUS, isFinished } from '../status';
-import type { ClaimedTask, Lease, TaskStore } from '../store/types';
+import type { ClaimedTask, CommitLimits, Lease, TaskStore } from '../store/types';
 import type { FinishedStatus, Job, TaskEvent, TaskHandler, TaskSnapshot } from '../types';
-import { optionError } from '../util/validate';
+import { integerOption, optionError } from '../util/validate';
+import {
+  backoff,
+  messageOf,
+  resolveTaskTypeOptions,
+  runAttempt,
+  watchStall,
+  type ResolvedTaskTypeOptions,
+  type StallWatch,
+  type TaskTypeOptions,
+} from './attempt';
 import { resolveRunnerOptions, type ResolvedRunnerOptions, type TaskRunnerOptions } from './options';
 
 /** Options of `runner.start()`. */
@@ -20,10 +31,30 @@ export interface StartOptions {
   owner?: string;
 }
 
-/** The runner's events: `event` for every event committed by this runner, `error` for a failed store write. */
+/** Options of `runner.close()`. */
+export interface CloseOptions {
+  /**
+   * How long the jobs running here may go on to finish by themselves, in ms, before their signals abort and they
+   * end `failed`. No new task starts and nothing more is claimed meanwhile. @default 0 (abort at once)
+   */
+  graceMs?: number;
+}
+
+/** What `stalled` reports: the task's type, its attempt, and how long it has gone without progress. */
+export interface StalledInfo {
+  type: string;
+  attempt: number;
+  idleMs: number;
+}
+
+/**
+ * The runner's events: `event` for every event committed by this runner, `error` for a failed store write,
+ * `stalled` when a job of a type with `stallMs` has gone that long without `job.progress()`.
+ */
 export interface TaskRunnerEvents {
   event: [taskId: string, event: TaskEvent];
   error: [error: unknown];
+  stalled: [taskId: string, info: StalledInfo];
 }
 
 /** A task this runner claimed and runs until it finishes. */
@@ -31,11 +62,18 @@ interface LocalTask {
   snapshot: TaskSnapshot;
   input: unknown;
   handler: TaskHandler;
+  options: ResolvedTaskTypeOptions;
+  /** The current attempt (1, 2...): progress from an earlier, timed-out attempt is ignored. */
+  attempt: number;
+  /** Behind the current attempt's `job.signal`. */
   controller: AbortController;
+  stall: StallWatch;
   /** The chain of this task's commits, so its events reach the store in the order they happened. */
   writes: Promise<unknown>;
   /** Stops watching for the task finishing elsewhere (a cancel from another instance, a takeover). */
   unwatch: () => void;
+  /** Settles once the job has returned (or was never started) and its slot is free. */
+  done: Promise<unknown>;
 }
 
 const CLOSED_MESSAGE = 'The task runner closed before the task finished';
@@ -55,6 +93,7 @@ export class TaskRunner extends EventEmitter<TaskRunnerEvents> {
   readonly store: TaskStore;
   readonly #options: ResolvedRunnerOptions;
   readonly #handlers = new Map<string, TaskHandler>();
+  readonly #typeOptions = new Map<string, ResolvedTaskTypeOptions>();
   /** Types declared without a handler (`worker: false`): this runner starts them, others run them. */
   readonly #declared = new Set<string>();
   readonly #local = new Map<string, LocalTask>();
@@ -62,6 +101,8 @@ export class TaskRunner extends EventEmitter<TaskRunnerEvents> {
   readonly #lease: Lease;
   #running = 0;
   #closing: Promise<void> | undefined;
+  /** Set once the grace of `close()` is over: lease renewals stop. */
+  #stopped = false;
   #maintenance: NodeJS.Timeout | undefined;
   #maintaining = false;
   /** Counts wake-ups, so a claim that found nothing knows whether to look again. */
@@ -80,11 +121,17 @@ export class TaskRunner extends EventEmitter<TaskRunnerEvents> {
   }
 
   /**
-   * Defines (or replaces) the handler of a task type. A runner with `worker: false` may declare a type without a
-   * handler: it starts such tasks, and runners in other processes run them.
+   * Defines (or replaces) the handler of a task type, with its `timeoutMs`, `retries`, `backoffMs` and `stallMs`.
+   * A runner with `worker: false` may declare a type without a handler: it starts such tasks, and runners in other
+   * processes run them.
    */
-  define<Input = unknown, Result = unknown>(type: string, handler?: TaskHandler<Input, Result>): this {
+  define<Input = unknown, Result = unknown>(
+    type: string,
+    handler?: TaskHandler<Input, Result>,
+    options?: TaskTypeOptions,
+  ): this {
     if (typeof type !== 'string' || type.length === 0) throw optionError('type', 'a non-empty string', type);
+    const resolved = resolveTaskTypeOptions(options);
     if (handler === undefined && !this.#options.worker) {
       this.#declared.add(type);
       return this;
@@ -94,6 +141,7 @@ export class TaskRunner extends EventEmitter<TaskRunnerEvents> {
       throw optionError(`handler of ${JSON.stringify(type)}`, `a function${hint}`, handler);
     }
     this.#handlers.set(type, handler as TaskHandler);
+    this.#typeOptions.set(type, resolved);
     this.#startWorking();
     this.#wake();
     return this;
@@ -121,8 +169,9 @@ export class TaskRunner extends EventEmitter<TaskRunnerEvents> {
       updatedAt: now,
     };
     if (options.owner !== undefined) snapshot.owner = options.owner;
-    const { historyLimit, ttlMs } = this.#options;
-    const stored = await this.store.enqueue(Object.freeze(snapshot), input, { historyLimit, ttlMs });
+    const { maxQueued } = this.#options;
+    if ((await this.store.queuedCount(this.types)) >= maxQueued) throw new QueueFullError(maxQueued);
+    const stored = await this.store.enqueue(Object.freeze(snapshot), input, this.#limits);
     this.emit('event', snapshot.id, stored);
     this.#wake();
     return snapshot;
@@ -149,18 +198,32 @@ export class TaskRunner extends EventEmitter<TaskRunnerEvents> {
   }
 
   /**
-   * Stops the runner: no new task starts; the tasks it runs become `failed` and their signals abort, which releases
-   * their leases; with a store of this process, queued tasks fail too (a shared store keeps them for other workers).
-   * Then the store is closed. Handlers that ignore their signal are not awaited.
+   * Stops the runner: no new task starts (`start()` rejects with `RunnerClosedError`) and nothing more is claimed.
+   * The jobs running here get `graceMs` to finish by themselves (their leases are renewed meanwhile); then those
+   * still running become `failed` and their signals abort, which releases their leases. With a store of this
+   * process, queued tasks fail too (a shared store keeps them for other workers). Then the store is closed.
+   * Handlers that ignore their signal are not awaited. Later calls return the same promise.
    */
-  close(): Promise<void> {
-    this.#closing ??= this.#close();
+  close(options: CloseOptions = {}): Promise<void> {
+    if (this.#closing === undefined) {
+      if (typeof options !== 'object' || options === null) throw optionError('options', 'an object', options);
+      const graceMs = integerOption('graceMs', options.graceMs ?? 0, 0);
+      this.#closing = this.#close(graceMs);
+    }
     return this.#closing;
   }
 
-  async #close(): Promise<void> {
-    clearInterval(this.#maintenance);
+  async #close(graceMs: number): Promise<void> {
     void this.#offQueued?.then((off) => off?.());
+    if (graceMs > 0 && this.#local.size > 0) {
+      let timer: NodeJS.Timeout | undefined;
+      const deadline = new Promise((resolve) => (timer = setTimeout(resolve, graceMs)));
+      const finished = Promise.allSettled([...this.#local.values()].map((task) => task.done));
+      await Promise.race([finished, deadline]);
+      clearTimeout(timer);
+    }
+    this.#stopped = true;
+    clearInterval(this.#maintenance);
     const finishing: Array<Promise<unknown>> = [];
     for (const task of this.#local.values()) {
       if (!isFinished(task.snapshot.status)) task.controller.abort(new DOMException(CLOSED_MESSAGE, 'AbortError'));
@@ -210,7 +273,7 @@ export class TaskRunner extends EventEmitter<TaskRunnerEvents> {
   }
 
   async #maintain(): Promise<void> {
-    if (this.#maintaining || this.#closing !== undefined) return;
+    if (this.#maintaining || this.#stopped) return;
     this.#maintaining = true;
     try {
       const held = [...this.#local.keys()];
@@ -221,6 +284,7 @@ export class TaskRunner extends EventEmitter<TaskRunnerEvents> {
             this.#finishedElsewhere(task, undefined, 'The task was taken over: its lease was lost');
         }
       }
+      if (this.#closing !== undefined) return;
       for (const record of await this.store.reapExpired(this.#lease, REAP_BATCH)) {
         if (this.#closing !== undefined) break;
         await this.#finishElsewhere(record.snapshot.id, 'failed', { message: WORKER_LOST_MESSAGE }).catch(() => {});
@@ -268,9 +332,13 @@ export class TaskRunner extends EventEmitter<TaskRunnerEvents> {
       snapshot: Object.freeze(snapshot),
       input,
       handler: this.#handlers.get(snapshot.type)!,
+      options: this.#typeOptions.get(snapshot.type) ?? resolveTaskTypeOptions(),
+      attempt: 1,
       controller: new AbortController(),
+      stall: watchStall(undefined, () => {}),
       writes: Promise.resolve(),
       unwatch: () => {},
+      done: Promise.resolve(),
     };
     this.#local.set(snapshot.id, task);
     this.#running++;
@@ -278,15 +346,9 @@ export class TaskRunner extends EventEmitter<TaskRunnerEvents> {
       this.#finishedElsewhere(task, finished),
     );
     const running: TaskSnapshot = { ...snapshot, status: 'running', updatedAt: new Date().toISOString() };
-    this.#commit(task, running, 'status', JSON.stringify(running))
+    task.done = this.#commit(task, running, 'status', JSON.stringify(running))
       .then(
-        () => {
-          if (isFinished(task.snapshot.status)) return undefined; // cancelled before it started
-          return new Promise((resolve) => resolve(task.handler(this.#job(task)))).then(
-            (result) => this.#finish(task, 'completed', undefined, result),
-            (error: unknown) => this.#finish(task, 'failed', { message: messageOf(error) }),
-          );
-        },
+        () => this.#attempts(task),
         () => {},
       )
       .finally(() => {
@@ -297,12 +359,47 @@ export class TaskRunner extends EventEmitter<TaskRunnerEvents> {
       .catch(() => {}); // #finish reports its own failures
   }
 
-  #job(task: LocalTask): Job {
+  /**
+   * Runs the attempts of a task until one succeeds, the retries run out, or the task finishes by another hand
+   * (cancel, close). A retry runs here, under the same lease, after a `status` event that announces it.
+   */
+  async #attempts(task: LocalTask): Promise<unknown> {
+    const { retries, backoffMs, stallMs } = task.options;
+    const attempts = retries + 1;
+    for (;;) {
+      if (isFinished(task.snapshot.status)) return undefined; // cancelled before it started, or while waiting
+      const { attempt, controller } = task;
+      const { id, type } = task.snapshot;
+      task.stall = watchStall(stallMs, (idleMs) => this.emit('stalled', id, { type, attempt, idleMs }));
+      const outcome = await runAttempt({
+        handler: task.handler,
+        job: this.#job(task, attempt),
+        controller,
+        options: task.options,
+      }).finally(() => task.stall.stop());
+      if (isFinished(task.snapshot.status)) return undefined;
+      if (outcome.ok) return this.#finish(task, 'completed', undefined, outcome.result);
+      if (attempt >= attempts) return this.#finish(task, 'failed', { message: outcome.message });
+      task.attempt = attempt + 1;
+      task.controller = new AbortController(); // a cancel or close from now on aborts the wait and the next attempt
+      const retrying: TaskSnapshot = {
+        ...task.snapshot,
+        attempt: task.attempt,
+        message: `Retrying (${task.attempt}/${attempts}) after: ${outcome.message}`,
+        updatedAt: new Date().toISOString(),
+      };
+      void this.#commit(task, retrying, 'status', JSON.stringify(retrying)).catch(() => {});
+      await backoff(backoffMs * 2 ** (attempt - 1), task.controller.signal);
+    }
+  }
+
+  #job(task: LocalTask, attempt: number): Job {
     const { id, type } = task.snapshot;
     return {
       id,
       type,
       input: task.input,
+      attempt,
       signal: task.controller.signal,
       progress: (percent: number, message?: string): void => {
         if (typeof percent !== 'number' || !Number.isFinite(percent) || percent < 0 || percent > 100) {
@@ -311,7 +408,8 @@ export class TaskRunner extends EventEmitter<TaskRunnerEvents> {
           );
         }
         if (message !== undefined && typeof message !== 'string') throw optionError('message', 'a string', message);
-        if (isFinished(task.snapshot.status)) return;
+        if (isFinished(task.snapshot.status) || task.attempt !== attempt) return;
+        task.stall.progressed();
         const next: TaskSnapshot = { ...task.snapshot, progress: percent, updatedAt: new Date().toISOString() };
         if (message !== undefined) next.message = message;
         const data = JSON.stringify(message === undefined ? { percent } : { percent, message });
@@ -359,7 +457,6 @@ export class TaskRunner extends EventEmitter<TaskRunnerEvents> {
    * it never overwrites a change made meanwhile: on a conflict it reads the task again and retries.
    */
   async #finishElsewhere(id: string, status: FinishedStatus, error?: { message: string }): Promise<TaskSnapshot> {
-    const { historyLimit, ttlMs } = this.#options;
     for (let attempt = 1; ; attempt++) {
       const record = await this.store.read(id);
       if (record === undefined) throw new TaskNotFoundError(id);
@@ -368,12 +465,7 @@ export class TaskRunner extends EventEmitter<TaskRunnerEvents> {
       if (error !== undefined) next.error = error;
       try {
         const event = { event: EVENT_FOR_STATUS[status], data: JSON.stringify(next) };
-        const stored = await this.store.commit(
-          next,
-          event,
-          { historyLimit, ttlMs },
-          { ifLastEventId: record.lastEventId },
-        );
+        const stored = await this.store.commit(next, event, this.#limits, { ifLastEventId: record.lastEventId });
         this.emit('event', id, stored);
         return next;
       } catch (cause) {
@@ -385,9 +477,8 @@ export class TaskRunner extends EventEmitter<TaskRunnerEvents> {
   /** Appends one change to the task's chain of writes; resolves with the stored event. */
   #commit(task: LocalTask, next: TaskSnapshot, event: TaskEvent['event'], data: string): Promise<TaskEvent> {
     task.snapshot = Object.freeze(next);
-    const { historyLimit, ttlMs } = this.#options;
     const write = task.writes.then(async () => {
-      const stored = await this.store.commit(next, { event, data }, { historyLimit, ttlMs });
+      const stored = await this.store.commit(next, { event, data }, this.#limits);
       this.emit('event', next.id, stored);
       return stored;
     });
@@ -399,13 +490,13 @@ export class TaskRunner extends EventEmitter<TaskRunnerEvents> {
     return write;
   }
 
+  get #limits(): CommitLimits {
+    const { historyLimit, maxHistoryBytes, ttlMs } = this.#options;
+    return { historyLimit, maxHistoryBytes, ttlMs };
+  }
+
   #report(error: unknown): void {
     if (this.listenerCount('error') > 0) this.emit('error', error);
     else console.error('koa-sse-tasks: a task store operation failed:', error);
   }
-}
-
-function messageOf(error: unknown): string {
-  if (error instanceof Error) return error.message || error.name;
-  return typeof error === 'string' ? error : 'The task failed';
 }

@@ -17,6 +17,8 @@ interface Entry {
   record: TaskRecord;
   /** The newest events, at most `historyLimit`; ids are consecutive integers ending at `sequence`. */
   history: TaskEvent[];
+  /** The bytes of `data` in `history`. */
+  historyBytes: number;
   sequence: number;
   expiry?: NodeJS.Timeout;
 }
@@ -40,6 +42,8 @@ export class MemoryStore implements TaskStore {
   /** Runner-side watchers (`onFinished`), kept apart from subscriptions so they never count as followers. */
   readonly #watchers = new Map<string, Set<TaskEventListener>>();
   readonly #queue: Queued[] = [];
+  /** type -> how many entries of that type `#queue` holds. */
+  readonly #queuedByType = new Map<string, number>();
   readonly #leases = new Map<string, { worker: string; deadline: number }>();
   readonly #queuedListeners = new Set<() => void>();
   /** owner -> its tasks (id -> position), in creation order; positions count up over all owners. */
@@ -63,7 +67,7 @@ export class MemoryStore implements TaskStore {
     const sequence = (entry?.sequence ?? 0) + 1;
     const stored: TaskEvent = { id: String(sequence), event, data };
     if (entry === undefined) {
-      entry = { record: { snapshot, lastEventId: stored.id }, history: [], sequence };
+      entry = { record: { snapshot, lastEventId: stored.id }, history: [], historyBytes: 0, sequence };
       this.#tasks.set(snapshot.id, entry);
       if (snapshot.owner !== undefined) this.#index(snapshot.owner, snapshot.id);
     } else {
@@ -71,7 +75,11 @@ export class MemoryStore implements TaskStore {
       entry.sequence = sequence;
     }
     entry.history.push(stored);
-    if (entry.history.length > limits.historyLimit) entry.history.shift();
+    entry.historyBytes += Buffer.byteLength(data);
+    const maxBytes = limits.maxHistoryBytes ?? Infinity;
+    while (entry.history.length > 1 && (entry.history.length > limits.historyLimit || entry.historyBytes > maxBytes)) {
+      entry.historyBytes -= Buffer.byteLength(entry.history.shift()!.data);
+    }
     if (isFinished(snapshot.status)) {
       this.#leases.delete(snapshot.id);
       if (entry.expiry === undefined) this.#expire(snapshot.id, entry, limits.ttlMs);
@@ -108,6 +116,7 @@ export class MemoryStore implements TaskStore {
   async enqueue(snapshot: TaskSnapshot, input: unknown, limits: CommitLimits): Promise<TaskEvent> {
     const stored = await this.commit(snapshot, { event: 'status', data: JSON.stringify(snapshot) }, limits);
     this.#queue.push({ taskId: snapshot.id, type: snapshot.type, input });
+    this.#queuedByType.set(snapshot.type, (this.#queuedByType.get(snapshot.type) ?? 0) + 1);
     for (const listener of this.#queuedListeners) listener();
     return stored;
   }
@@ -117,6 +126,9 @@ export class MemoryStore implements TaskStore {
       const queued = this.#queue[i]!;
       if (!types.includes(queued.type)) continue;
       this.#queue.splice(i--, 1);
+      const left = this.#queuedByType.get(queued.type)! - 1;
+      if (left === 0) this.#queuedByType.delete(queued.type);
+      else this.#queuedByType.set(queued.type, left);
       const record = this.#tasks.get(queued.taskId)?.record;
       if (record === undefined || record.snapshot.status !== 'queued') continue; // cancelled while queued
       this.#leases.set(queued.taskId, { worker, deadline: Date.now() + leaseMs });
@@ -152,6 +164,12 @@ export class MemoryStore implements TaskStore {
       reaped.push(record);
     }
     return reaped;
+  }
+
+  async queuedCount(types: readonly string[]): Promise<number> {
+    let count = 0;
+    for (const type of types) count += this.#queuedByType.get(type) ?? 0;
+    return count;
   }
 
   async onQueued(listener: () => void): Promise<() => void> {

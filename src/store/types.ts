@@ -16,6 +16,11 @@ export interface NewTaskEvent {
 export interface CommitLimits {
   /** How many events the task keeps for replay. */
   historyLimit: number;
+  /**
+   * How many bytes of event `data` the task keeps for replay: the oldest events are dropped first, the latest is
+   * always kept. Optional for stores written before it existed.
+   */
+  maxHistoryBytes?: number;
   /** When the snapshot is finished: how long the task is kept before it is forgotten. */
   ttlMs: number;
 }
@@ -112,6 +117,9 @@ export interface TaskStore {
    * it fails them; drops the leases of tasks that finished. Resolves with the records handed over.
    */
   reapExpired(lease: Lease, max: number): Promise<TaskRecord[]>;
+
+  /** How many tasks of `types` wait in the queue now (a cheap count; cancelled tasks may still count until claimed). */
+  queuedCount(types: readonly string[]): Promise<number>;
 
   /** Calls `listener` (with no promise of exactly once) when a task may have been queued. */
   onQueued(listener: () => void): Promise<() => void>;

@@ -4,7 +4,7 @@
  * the clocks of the processes sharing it do not matter.
  *
  * Keys (`p` is the key prefix): `p task:<id>` a hash (s snapshot JSON, st status, l latest event id, h history limit,
- * i input JSON while queued); `p events:<id>` the task's stream (e event, d data, p previous event id);
+ * b bytes of event data the stream holds, i input JSON while queued); `p events:<id>` the task's stream (e event, d data, p previous event id);
  * `p queue:<type>` a list of queued task ids; `p leases` a sorted set of task id -> lease deadline (ms);
  * `p owners` a hash of task id -> worker; `p queued` a stream that wakes workers when a task is queued;
  * `p owner:<owner>` a stream with one entry (t task id) per task of that owner, written by its first commit.
@@ -18,16 +18,28 @@ const FINISHED = `local function finished(st) return st == 'completed' or st == 
 /**
  * KEYS: task, events, leases, owners, queue, queued, the owner's index.
  * ARGV: snapshot, status, event, data, historyLimit, ttlMs, finished (1/0), condition ('' or 'c:' .. last id),
- * task id, enqueue (1/0), input, type, owner ('' for none).
+ * task id, enqueue (1/0), input, type, owner ('' for none), maxHistoryBytes.
  * Returns {'ok', id} | {'finished', status} | {'conflict'}.
+ * The history is trimmed exactly, oldest first, to at most historyLimit entries and maxHistoryBytes bytes of data
+ * (the latest entry is always kept): usually one XDEL per commit once a task is at its limit.
  */
 export const COMMIT = `${FINISHED}
 local st = redis.call('HGET', KEYS[1], 'st')
 if finished(st) then return {'finished', st} end
 local last = redis.call('HGET', KEYS[1], 'l') or ''
 if ARGV[8] ~= '' and ARGV[8] ~= 'c:' .. last then return {'conflict'} end
-local id = redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[5], '*', 'e', ARGV[3], 'd', ARGV[4], 'p', last)
-redis.call('HSET', KEYS[1], 's', ARGV[1], 'st', ARGV[2], 'l', id, 'h', ARGV[5])
+local id = redis.call('XADD', KEYS[2], '*', 'e', ARGV[3], 'd', ARGV[4], 'p', last)
+local bytes = (tonumber(redis.call('HGET', KEYS[1], 'b')) or 0) + #ARGV[4]
+local len = redis.call('XLEN', KEYS[2])
+local maxLen, maxBytes = tonumber(ARGV[5]), tonumber(ARGV[14])
+while len > 1 and (len > maxLen or bytes > maxBytes) do
+  local oldest = redis.call('XRANGE', KEYS[2], '-', '+', 'COUNT', 1)[1]
+  local f = oldest[2]
+  for i = 1, #f, 2 do if f[i] == 'd' then bytes = bytes - #f[i + 1] end end
+  redis.call('XDEL', KEYS[2], oldest[1])
+  len = len - 1
+end
+redis.call('HSET', KEYS[1], 's', ARGV[1], 'st', ARGV[2], 'l', id, 'h', ARGV[5], 'b', bytes)
 if last == '' and ARGV[13] ~= '' then redis.call('XADD', KEYS[7], '*', 't', ARGV[9]) end
 if ARGV[10] == '1' then
   redis.call('HSET', KEYS[1], 'i', ARGV[11])

@@ -176,6 +176,14 @@ export class RedisStore implements TaskStore {
     return records;
   }
 
+  async queuedCount(types: readonly string[]): Promise<number> {
+    if (types.length === 0) return 0;
+    const pipeline = this.#command.pipeline();
+    for (const type of types) pipeline.llen(`${this.keyPrefix}queue:${type}`);
+    const answers = (await this.#timed(pipeline.exec(), 'a queue count')) ?? [];
+    return answers.reduce((sum, [error, count]) => (error === null ? sum + Number(count) : sum), 0);
+  }
+
   async onQueued(listener: () => void): Promise<() => void> {
     const key = `${this.keyPrefix}queued`;
     const [latest] = await this.#timed(this.#command.xrevrange(key, '+', '-', 'COUNT', 1), 'a queue subscription');
@@ -257,6 +265,7 @@ export class RedisStore implements TaskStore {
       input ?? '',
       snapshot.type,
       snapshot.owner ?? '',
+      limits.maxHistoryBytes ?? 2 ** 53,
     ];
     const [outcome, detail] = await this.#command.sseTasksCommit(...keys, ...args);
     if (outcome === 'finished') throw new TaskFinishedError(id, detail ?? 'finished');
