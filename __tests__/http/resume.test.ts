@@ -99,6 +99,18 @@ describe('resuming with Last-Event-ID', () => {
     expect(events.map((e) => e.event)).toEqual([...Array(7).fill('progress'), 'complete']);
   });
 
+  it('replays a long history whole, larger than what a stream buffers, without coalescing any of it', async () => {
+    await progressTo(1, 1);
+    const last = await idOfProgress(1);
+    // 47 frames of ~4 KB (history keeps them all: 50 events, 256 KiB): the replay is ~3x what a stream buffers.
+    for (let p = 2; p <= 48; p++) running.job.progress(p, 'y'.repeat(4_000));
+    await progressTo(49, 49);
+    const stream = await openStream(`${t.base}/tasks/${id}/events`, { 'Last-Event-ID': last });
+    await stream.waitForEvents(48);
+    expect(percents(stream.events)).toEqual(Array.from({ length: 48 }, (_, i) => i + 2));
+    stream.destroy();
+  });
+
   it('prefers the header over the query parameter', async () => {
     await progressTo(1, 5);
     const stream = await openStream(`${t.base}/tasks/${id}/events?lastEventId=${await idOfProgress(1)}`, {

@@ -82,8 +82,10 @@ function streamOutput(stream: EventStream): FollowerOutput {
       return stream.closed;
     },
     send(event: TaskEvent, frame?: Buffer) {
-      // Progress is idempotent: a backed-up client gets only the latest.
-      stream.write(frame ?? encodeEvent(event), event.event === 'progress' ? 'progress' : undefined);
+      // Progress is idempotent: a backed-up client gets only the latest live one. A replay (no shared frame) is
+      // written whole, however large: it is exactly what the client asked for.
+      if (frame === undefined) stream.write(encodeEvent(event));
+      else stream.write(frame, event.event === 'progress' ? 'progress' : undefined);
       if (isTerminalEvent(event.event)) stream.close();
     },
     gone: () => stream.close(),
