@@ -1,13 +1,14 @@
 // `npm run demo:redis`, end to end: `node demo/redis.mjs` (two web instances and a worker sharing the local Redis)
 // as a child process on free ports, under a key prefix of its own. A report started on instance A is followed and
 // downloaded on instance B, as a browser would. Needs dist/ (npm test builds it first) and Redis.
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { EventSource } from 'eventsource';
 import Redis from 'ioredis';
 import type { ProgressData, TaskSnapshot } from '../../src';
+import { spawnDemo, stopDemo } from '../helpers/demo';
 import { REDIS_URL, deleteKeys, uniquePrefix } from '../helpers/redis';
 
 interface Demo {
@@ -32,7 +33,6 @@ interface ReportResult {
 
 jest.setTimeout(30_000);
 
-const ROOT = path.resolve(__dirname, '../..');
 const TERMINAL = ['complete', 'failed', 'cancelled'];
 const keyPrefix = uniquePrefix('demo-redis');
 
@@ -118,50 +118,19 @@ test('SIGTERM stops every child, then the demo exits with 0', async () => {
 });
 
 /** Spawns the demo and resolves once it printed its two web instances and its worker. */
-function startDemo(env: Record<string, string>): Promise<Demo> {
-  const child = spawn(process.execPath, ['demo/redis.mjs'], {
-    cwd: ROOT,
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
+async function startDemo(env: Record<string, string>): Promise<Demo> {
+  const { child, output } = await spawnDemo('demo/redis.mjs', env, {
+    ready: /^tasks are shared through /m,
+    timeoutMs: 15_000,
   });
-  let output = '';
-  child.stdout?.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
-  child.stderr?.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => fail(new Error(`the demo did not start within 15 s:\n${output}`)), 15_000);
-    const onData = (): void => {
-      if (!/^tasks are shared through /m.test(output)) return;
-      clearTimeout(timer);
-      child.stdout?.off('data', onData);
-      child.off('exit', onExit);
-      const urls = [...output.matchAll(/^listening on (http:\/\/\S+)/gm)].map((match) => match[1]!);
-      const pids = [...output.matchAll(/\(.*pid (\d+)/g)].map((match) => Number(match[1]));
-      resolve({ child, urls, pids, output: () => output });
-    };
-    const onExit = (code: number | null): void => {
-      fail(new Error(`the demo exited (${code}) before it was ready:\n${output}`));
-    };
-    const fail = (error: Error): void => {
-      clearTimeout(timer);
-      child.kill('SIGTERM');
-      reject(error);
-    };
-    child.stdout?.on('data', onData);
-    child.once('exit', onExit);
-  });
+  const urls = [...output().matchAll(/^listening on (http:\/\/\S+)/gm)].map((match) => match[1]!);
+  const pids = [...output().matchAll(/\(.*pid (\d+)/g)].map((match) => Number(match[1]));
+  return { child, urls, pids, output };
 }
 
-/** SIGTERM, as a user's Ctrl-C would; resolves with the exit code (SIGKILL after 8 s counts as a failure). */
+/** SIGTERM, as a user's Ctrl-C would; the demo stops three processes, so it gets 8 s. */
 function stop(child: ChildProcess): Promise<number> {
-  if (child.exitCode !== null) return Promise.resolve(child.exitCode);
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => child.kill('SIGKILL'), 8_000);
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      resolve(code ?? -1);
-    });
-    child.kill('SIGTERM');
-  });
+  return stopDemo(child, 8_000);
 }
 
 /** Follows an event stream until a terminal event, with the `eventsource` client. */

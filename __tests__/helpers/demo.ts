@@ -9,9 +9,19 @@ export interface Demo {
   output: () => string;
 }
 
-/** `node demo/server.mjs` as a child process with `env`; resolves once it prints the URL it listens on. */
-export function startDemo(env: Record<string, string>): Promise<Demo> {
-  const child = spawn(process.execPath, ['demo/server.mjs'], {
+/** A demo script as a child process: its output so far, and the process. */
+export interface DemoProcess {
+  child: ChildProcess;
+  output: () => string;
+}
+
+/** Runs `script` (e.g. `demo/redis.mjs`) with `env`; resolves once its output matches `ready`. */
+export function spawnDemo(
+  script: string,
+  env: Record<string, string>,
+  { ready, timeoutMs = 10_000 }: { ready: RegExp; timeoutMs?: number },
+): Promise<DemoProcess> {
+  const child = spawn(process.execPath, [script], {
     cwd: ROOT,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -20,17 +30,19 @@ export function startDemo(env: Record<string, string>): Promise<Demo> {
   child.stdout?.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
   child.stderr?.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => fail(new Error('the demo did not start within 10 s')), 10_000);
+    const timer = setTimeout(
+      () => fail(new Error(`${script} was not ready within ${timeoutMs} ms:\n${output}`)),
+      timeoutMs,
+    );
     const onData = (): void => {
-      const match = /^listening on (http:\/\/\S+)$/m.exec(output);
-      if (match?.[1] === undefined) return;
+      if (!ready.test(output)) return;
       clearTimeout(timer);
       child.stdout?.off('data', onData);
       child.off('exit', onExit);
-      resolve({ url: match[1], child, output: () => output });
+      resolve({ child, output: () => output });
     };
     const onExit = (code: number | null): void => {
-      fail(new Error(`the demo exited (${code}) before listening:\n${output}`));
+      fail(new Error(`${script} exited (${code}) before it was ready:\n${output}`));
     };
     const fail = (error: Error): void => {
       clearTimeout(timer);
@@ -42,11 +54,18 @@ export function startDemo(env: Record<string, string>): Promise<Demo> {
   });
 }
 
-/** SIGTERM, as a user's Ctrl-C would; resolves with the exit code (SIGKILL after 5 s counts as a failure). */
-export function stopDemo(child: ChildProcess): Promise<number> {
+/** `node demo/server.mjs` as a child process with `env`; resolves once it prints the URL it listens on. */
+export async function startDemo(env: Record<string, string>): Promise<Demo> {
+  const { child, output } = await spawnDemo('demo/server.mjs', env, { ready: /^listening on http:\/\/\S+$/m });
+  const url = /^listening on (http:\/\/\S+)$/m.exec(output())![1]!;
+  return { url, child, output };
+}
+
+/** SIGTERM, as a user's Ctrl-C would; resolves with the exit code (SIGKILL after `killAfterMs` counts as a failure). */
+export function stopDemo(child: ChildProcess, killAfterMs = 5_000): Promise<number> {
   if (child.exitCode !== null) return Promise.resolve(child.exitCode);
   return new Promise((resolve) => {
-    const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
+    const timer = setTimeout(() => child.kill('SIGKILL'), killAfterMs);
     child.once('exit', (code) => {
       clearTimeout(timer);
       resolve(code ?? -1);
