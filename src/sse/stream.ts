@@ -106,7 +106,7 @@ export class EventStream {
   /** Ends the response after what was written (or drops it, if the client is gone) and runs the cleanups. */
   close(): void {
     if (this.#closed) return;
-    this.#flushLatest();
+    if (!this.#clientGone) this.#flushLatest(); // a client that is gone gets nothing more
     this.#closed = true;
     clearTimeout(this.#slowTimer);
     const cleanups = this.#cleanups;
