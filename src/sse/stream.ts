@@ -1,56 +1,44 @@
-import type { ServerResponse } from 'node:http';
-import type { Http2ServerResponse } from 'node:http2';
-import { Readable } from 'node:stream';
 import type { Context } from 'koa';
 import { encodeRetry } from './encode';
 
-type Response = ServerResponse | Http2ServerResponse;
+/** What a stream uses of a response: an HTTP/1 `ServerResponse` and an HTTP/2 `Http2ServerResponse` alike. */
+interface Response {
+  write(frame: string | Buffer): boolean;
+  end(): void;
+  destroy(): void;
+  readonly writableLength: number;
+  once(event: 'close' | 'drain', listener: () => void): unknown;
+}
 
 /** How a stream treats a client that reads slower than events come. */
 export interface StreamLimits {
   /** The `retry:` line written first: how long a browser waits before reconnecting, in ms. */
   retryMs: number;
-  /** Bytes that may wait for the client before it counts as backed up (the body's high-water mark). */
+  /** Bytes that may wait in the response for the client before it counts as backed up (at least the socket's 16 KiB). */
   bufferBytes: number;
   /** How long a client may stay backed up before it is disconnected, in ms. */
   slowClientMs: number;
 }
 
 /**
- * The response body: a Readable that whole frames are pushed into. Not a PassThrough: with no writable side, a
- * frame costs one `push()`, and a fan-out to thousands of streams spends a third less CPU (see BENCHMARKS.md).
- */
-class EventBody extends Readable {
-  readonly #onRead: () => void;
-
-  constructor(highWaterMark: number, onRead: () => void) {
-    super({ highWaterMark });
-    this.#onRead = onRead;
-  }
-
-  override _read(): void {
-    this.#onRead();
-  }
-}
-
-/**
  * One open text/event-stream response. `close()` is the single way it ends, whoever ends it (the client going
  * away, a terminal event, an error, shutdown); it is idempotent and runs every cleanup registered with `onClose`.
  *
- * A client that reads slower than events come backs up the body. Meanwhile a frame written with a `latest` key
- * (progress, heartbeats) replaces the one waiting under that key instead of queueing, so memory stays bounded; other
- * frames are never dropped. A client backed up for longer than `slowClientMs` is disconnected; it resumes with
- * Last-Event-ID like any other.
+ * Frames are written straight to the response: no stream sits between the events and the socket, so a frame costs
+ * one `res.write()` and an idle stream holds no stream state of its own (see BENCHMARKS.md for what that saves).
+ *
+ * A client that reads slower than events come backs up: more than `bufferBytes` wait in the response. Meanwhile a
+ * frame written with a `latest` key (progress, heartbeats) replaces the one waiting under that key instead of
+ * queueing, so memory stays bounded; other frames are never dropped. A client backed up for longer than
+ * `slowClientMs` is disconnected; it resumes with Last-Event-ID like any other.
  */
 export class EventStream {
-  readonly #body: EventBody;
   readonly #response: Response;
+  readonly #bufferBytes: number;
   readonly #slowClientMs: number;
   /** The newest frame per key, held while the client is backed up, in the order they were last written. */
-  readonly #latest = new Map<string, string | Buffer>();
+  #latest: Map<string, string | Buffer> | undefined;
   #backedUp = false;
-  /** Whether anything reads the body yet: Koa pipes it only after the middleware returns, past the catch-up. */
-  #reading = false;
   #slowTimer: NodeJS.Timeout | undefined;
   #cleanups: Array<() => void> = [];
   #closed = false;
@@ -58,25 +46,19 @@ export class EventStream {
 
   constructor(response: Response, { bufferBytes, slowClientMs }: Omit<StreamLimits, 'retryMs'>) {
     this.#response = response;
+    this.#bufferBytes = bufferBytes;
     this.#slowClientMs = slowClientMs;
-    this.#body = new EventBody(bufferBytes, () => this.#drained());
-    const onClose = (): void => {
-      this.#clientGone = true;
+    response.once('close', () => {
+      this.#clientGone = true; // after end() too: then there is nothing left to send anyway
       this.close();
-    };
-    response.once('close', onClose);
-    this.onClose(() => response.off('close', onClose));
-  }
-
-  get body(): Readable {
-    return this.#body;
+    });
   }
 
   get closed(): boolean {
     return this.#closed;
   }
 
-  /** True while the client has not taken what was written. */
+  /** True while more than `bufferBytes` wait for the client. */
   get backedUp(): boolean {
     return this.#backedUp;
   }
@@ -87,11 +69,12 @@ export class EventStream {
    */
   write(frame: string | Buffer, latest?: string): void {
     if (this.#closed) return;
-    if (!this.#backedUp) return this.#push(frame);
+    if (!this.#backedUp) return this.#send(frame);
     if (latest === undefined) {
       this.#flushLatest();
-      this.#push(frame);
+      this.#send(frame);
     } else {
+      this.#latest ??= new Map();
       this.#latest.delete(latest); // re-inserted last: the held frames stay in the order they were written
       this.#latest.set(latest, frame);
     }
@@ -108,25 +91,27 @@ export class EventStream {
     if (this.#closed) return;
     if (!this.#clientGone) this.#flushLatest(); // a client that is gone gets nothing more
     this.#closed = true;
+    this.#latest = undefined;
     clearTimeout(this.#slowTimer);
     const cleanups = this.#cleanups;
     this.#cleanups = [];
     for (const cleanup of cleanups) cleanup();
-    if (this.#clientGone) this.#body.destroy();
-    else this.#body.push(null);
+    if (!this.#clientGone) this.#response.end();
   }
 
-  #push(frame: string | Buffer): void {
-    if (this.#body.push(frame) || this.#backedUp || !this.#reading) return;
+  #send(frame: string | Buffer): void {
+    const response = this.#response;
+    // write() says false past the socket's own high-water mark (16 KiB); only past bufferBytes is the client slow.
+    if (response.write(frame) || this.#backedUp || response.writableLength <= this.#bufferBytes) return;
     this.#backedUp = true;
+    response.once('drain', () => this.#drained()); // a write said false, so a 'drain' is due
     this.#slowTimer = setTimeout(() => this.#disconnectSlowClient(), this.#slowClientMs);
     this.#slowTimer.unref();
   }
 
-  /** The client took what was waiting: send the held frames, and it is no longer backed up. */
+  /** The client took everything that waited: send the held frames, and it is no longer backed up. */
   #drained(): void {
-    this.#reading = true;
-    if (!this.#backedUp) return;
+    if (this.#closed) return;
     this.#backedUp = false;
     clearTimeout(this.#slowTimer);
     this.#slowTimer = undefined;
@@ -134,14 +119,14 @@ export class EventStream {
   }
 
   #flushLatest(): void {
-    if (this.#latest.size === 0) return;
-    const held = [...this.#latest.values()];
-    this.#latest.clear();
-    for (const frame of held) this.#push(frame);
+    const latest = this.#latest;
+    if (latest === undefined || latest.size === 0) return;
+    this.#latest = undefined;
+    for (const frame of latest.values()) this.#send(frame);
   }
 
   #disconnectSlowClient(): void {
-    this.#latest.clear();
+    this.#latest = undefined;
     this.#clientGone = true;
     this.close();
     this.#response.destroy();
@@ -166,15 +151,15 @@ const CLIENT_GONE = new Set(['ERR_STREAM_PREMATURE_CLOSE', 'ECONNRESET', 'EPIPE'
 /**
  * Sets the SSE headers on a Koa context, flushes them with a `retry:` line and returns the stream.
  *
- * The event body is `ctx.body`, so middleware upstream sees what is sent, but we pipe it ourselves
- * (`ctx.respond = false`): Koa 3 pipes with `stream.pipeline`, which per stream costs more memory and CPU than the
- * stream itself (see BENCHMARKS.md), and reports every client that goes away as ERR_STREAM_PREMATURE_CLOSE. For
- * this response only, a client hanging up is not reported to `app.on('error')` either (Koa's on-finished would).
+ * The frames go straight to `ctx.res` (`ctx.respond = false`, Koa's documented way to write the raw response), not
+ * through a `ctx.body` stream that Koa pipes: Koa 3 pipes with `stream.pipeline`, which per stream costs more memory
+ * and CPU than everything else a stream holds (see BENCHMARKS.md), and reports every client that goes away as
+ * ERR_STREAM_PREMATURE_CLOSE. Middleware upstream sees status 200 and the SSE headers, and no body to buffer or
+ * transform. For this response only, a client hanging up is not reported to `app.on('error')` either (Koa's
+ * on-finished would).
  */
 export function openEventStream(ctx: Context, { retryMs, ...limits }: StreamLimits): EventStream {
   setEventStreamHeaders(ctx);
-  const stream = new EventStream(ctx.res, limits);
-  ctx.body = stream.body;
   ctx.respond = false;
   const onerror = ctx.onerror.bind(ctx);
   ctx.onerror = (error: Error) => {
@@ -183,7 +168,7 @@ export function openEventStream(ctx: Context, { retryMs, ...limits }: StreamLimi
     onerror(error);
   };
   ctx.flushHeaders();
-  stream.body.pipe(ctx.res as NodeJS.WritableStream);
+  const stream = new EventStream(ctx.res, limits);
   stream.write(encodeRetry(retryMs));
   return stream;
 }
