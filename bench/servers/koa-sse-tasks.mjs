@@ -23,7 +23,8 @@ export async function createTarget() {
   runner.define('bench', (job) => new Promise((done) => startedTask(job.id).resolve({ job, done })));
 
   const app = new Koa();
-  const middleware = sseTasks({ runner });
+  // The idle scenario holds 10,000 streams on one task: past the default maxConnectionsPerTask (1,000).
+  const middleware = sseTasks({ runner, maxConnectionsPerTask: 10_000 });
   app.use(middleware);
   app.use(jsonRoute);
   let tasks = [];
