@@ -12,10 +12,9 @@ import type { ConnectionLimits } from './limits';
 export interface EventsContext {
   store: TaskStore;
   feeds: TaskFeeds;
+  /** Every stream open now: it heartbeats them, and shutdown ends them. */
   heartbeat: Heartbeat;
   stream: StreamLimits;
-  /** Every stream open now, so shutdown can end them. */
-  open: Set<EventStream>;
   /** Every long-poll waiting now: calling one answers it at once (shutdown does). */
   polls: Set<() => void>;
   /** `maxConnections` and `maxConnectionsPerTask`. */
@@ -28,7 +27,8 @@ export const MAX_EVENT_ID_LENGTH = 200;
 /** The client's last event id: the `Last-Event-ID` header, else the `lastEventId` query parameter. */
 export function lastEventIdOf(ctx: Context, maxLength = MAX_EVENT_ID_LENGTH): string | undefined {
   const header = ctx.get('Last-Event-ID');
-  const query = ctx.query.lastEventId;
+  // ctx.query parses and caches an object on the request, which a held stream would keep: only when there is one.
+  const query = header === '' && ctx.querystring !== '' ? ctx.query.lastEventId : undefined;
   const id = header !== '' ? header : typeof query === 'string' ? query : undefined;
   return id === undefined || id === '' || id.length > maxLength ? undefined : id;
 }
@@ -38,18 +38,20 @@ export function lastEventIdOf(ctx: Context, maxLength = MAX_EVENT_ID_LENGTH): st
  * for `taskIds` (throws a 503 before any header is sent when one is reached).
  */
 export function openTrackedStream(ctx: Context, deps: EventsContext, taskIds: readonly string[]): EventStream {
-  const release = deps.limits.acquire(taskIds);
+  deps.limits.acquire(taskIds);
   let stream: EventStream;
   try {
     stream = openEventStream(ctx, deps.stream);
   } catch (error) {
-    release();
+    deps.limits.release(taskIds);
     throw error;
   }
-  stream.onClose(release);
   deps.heartbeat.add(stream);
-  deps.open.add(stream);
-  stream.onClose(() => deps.open.delete(stream));
+  // One cleanup, not one per registry: at ten thousand idle streams every closure a stream holds counts.
+  stream.onClose(() => {
+    deps.heartbeat.delete(stream);
+    deps.limits.release(taskIds);
+  });
   return stream;
 }
 
@@ -66,7 +68,7 @@ export async function serveTaskEvents(ctx: Context, record: TaskRecord, deps: Ev
   if (ctx.method === 'HEAD') return setEventStreamHeaders(ctx);
 
   const stream = openTrackedStream(ctx, deps, [record.snapshot.id]);
-  const output = streamOutput(stream);
+  const output = new SingleTaskOutput(stream);
   try {
     stream.onClose(await follow(deps.feeds, deps.store, record.snapshot.id, lastEventId, output));
   } catch (error) {
@@ -76,18 +78,26 @@ export async function serveTaskEvents(ctx: Context, record: TaskRecord, deps: Ev
 }
 
 /** A single-task stream: each event's frame as is; the stream ends after the terminal event. */
-function streamOutput(stream: EventStream): FollowerOutput {
-  return {
-    get closed() {
-      return stream.closed;
-    },
-    send(event: TaskEvent, frame?: Buffer) {
-      // Progress is idempotent: a backed-up client gets only the latest live one. A replay (no shared frame) is
-      // written whole, however large: it is exactly what the client asked for.
-      if (frame === undefined) stream.write(encodeEvent(event));
-      else stream.write(frame, event.event === 'progress' ? 'progress' : undefined);
-      if (isTerminalEvent(event.event)) stream.close();
-    },
-    gone: () => stream.close(),
-  };
+class SingleTaskOutput implements FollowerOutput {
+  readonly #stream: EventStream;
+
+  constructor(stream: EventStream) {
+    this.#stream = stream;
+  }
+
+  get closed(): boolean {
+    return this.#stream.closed;
+  }
+
+  send(event: TaskEvent, frame?: Buffer): void {
+    // Progress is idempotent: a backed-up client gets only the latest live one. A replay (no shared frame) is
+    // written whole, however large: it is exactly what the client asked for.
+    if (frame === undefined) this.#stream.write(encodeEvent(event));
+    else this.#stream.write(frame, event.event === 'progress' ? 'progress' : undefined);
+    if (isTerminalEvent(event.event)) this.#stream.close();
+  }
+
+  gone(): void {
+    this.#stream.close();
+  }
 }

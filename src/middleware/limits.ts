@@ -27,8 +27,8 @@ export class ConnectionLimits {
     return this.#perTask.size;
   }
 
-  /** Takes one slot, counted for each of `taskIds`; the returned function gives it back, once. Throws a 503. */
-  acquire(taskIds: readonly string[]): () => void {
+  /** Takes one slot, counted for each of `taskIds`, or throws a 503. `release()` it with the same ids, once. */
+  acquire(taskIds: readonly string[]): void {
     if (this.#total >= this.#max) {
       throw this.#refuse(`${this.#max} event streams are open (maxConnections)`);
     }
@@ -39,17 +39,16 @@ export class ConnectionLimits {
     }
     this.#total++;
     for (const id of taskIds) this.#perTask.set(id, (this.#perTask.get(id) ?? 0) + 1);
-    let released = false;
-    return () => {
-      if (released) return;
-      released = true;
-      this.#total--;
-      for (const id of taskIds) {
-        const left = this.#perTask.get(id)! - 1;
-        if (left === 0) this.#perTask.delete(id);
-        else this.#perTask.set(id, left);
-      }
-    };
+  }
+
+  /** Gives back a slot taken by `acquire(taskIds)`. */
+  release(taskIds: readonly string[]): void {
+    this.#total--;
+    for (const id of taskIds) {
+      const left = this.#perTask.get(id)! - 1;
+      if (left === 0) this.#perTask.delete(id);
+      else this.#perTask.set(id, left);
+    }
   }
 
   #refuse(what: string): TaskError {

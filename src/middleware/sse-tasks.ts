@@ -42,7 +42,6 @@ export function sseTasks(options: SseTasksOptions): SseTasksMiddleware {
     feeds: new TaskFeeds(runner.store),
     heartbeat: new Heartbeat(resolved.heartbeatMs),
     stream: { retryMs: resolved.retryMs, bufferBytes: resolved.bufferBytes, slowClientMs: resolved.slowClientMs },
-    open: new Set(),
     polls: new Set(),
     limits: new ConnectionLimits(resolved.maxConnections, resolved.maxConnectionsPerTask, Number(retryAfter)),
   };
@@ -154,11 +153,11 @@ export function sseTasks(options: SseTasksOptions): SseTasksMiddleware {
     return path === prefix || path.startsWith(below) ? serve(ctx, next) : next();
   }
   return Object.defineProperties(sseTasks, {
-    openStreams: { get: () => events.open.size, enumerable: true },
+    openStreams: { get: () => events.heartbeat.size, enumerable: true },
     close: {
       value: (): void => {
         closed = true;
-        for (const stream of [...events.open]) stream.close();
+        for (const stream of [...events.heartbeat]) stream.close();
         for (const answer of [...events.polls]) answer();
       },
       enumerable: true,

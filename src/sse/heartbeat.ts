@@ -7,6 +7,7 @@ export const HEARTBEAT_FRAME = Buffer.from(encodeEvent({ event: 'heartbeat', dat
 /**
  * One timer for every stream it holds, instead of one per stream: at ten thousand streams that is the difference
  * between one timer and ten thousand. The timer runs only while a stream is held, and never keeps the process alive.
+ * Whoever adds a stream deletes it when it closes; the held streams are also the ones shutdown ends.
  */
 export class Heartbeat {
   readonly #intervalMs: number;
@@ -23,7 +24,6 @@ export class Heartbeat {
 
   add(stream: EventStream): void {
     this.#streams.add(stream);
-    stream.onClose(() => this.delete(stream));
     if (this.#timer === undefined) {
       this.#timer = setInterval(() => this.#beat(), this.#intervalMs);
       this.#timer.unref();
@@ -36,6 +36,11 @@ export class Heartbeat {
       clearInterval(this.#timer);
       this.#timer = undefined;
     }
+  }
+
+  /** The streams held now. */
+  [Symbol.iterator](): IterableIterator<EventStream> {
+    return this.#streams.values();
   }
 
   #beat(): void {
