@@ -6,16 +6,19 @@ import { dataOf, openStream, withoutHeartbeats } from '../helpers/sse';
 describe('GET /tasks/:id/events', () => {
   let t: TestApp;
   let controlled: ReturnType<typeof defineControlled>;
-  let compressFlag: unknown;
+  /** What middleware mounted before sseTasks sees of a stream's response, once sseTasks returns. */
+  let upstreamSaw: Record<string, unknown> | undefined;
 
   beforeEach(async () => {
-    compressFlag = 'unset';
-    const recordCompress: Koa.Middleware = async (ctx, next) => {
+    upstreamSaw = undefined;
+    const recordUpstream: Koa.Middleware = async (ctx, next) => {
       await next();
-      if (ctx.path.endsWith('/events')) compressFlag = (ctx as { compress?: unknown }).compress;
+      if (!ctx.path.endsWith('/events')) return;
+      const { compress } = ctx as { compress?: unknown };
+      upstreamSaw = { status: ctx.status, type: ctx.type, body: ctx.body, respond: ctx.respond, compress };
     };
     t = await startApp({
-      before: [recordCompress],
+      before: [recordUpstream],
       middleware: { heartbeatMs: 60_000, retryMs: 1500 },
       define: (runner) => {
         controlled = defineControlled(runner);
@@ -27,7 +30,7 @@ describe('GET /tasks/:id/events', () => {
   });
   afterEach(() => t.close());
 
-  it('answers with the SSE headers and a retry line before any event, and turns compression off', async () => {
+  it('answers with the SSE headers and a retry line before any event, and leaves upstream nothing to buffer', async () => {
     const id = await startTask(t.base, 'controlled');
     const stream = await openStream(`${t.base}/tasks/${id}/events`);
     expect(stream.status).toBe(200);
@@ -39,7 +42,14 @@ describe('GET /tasks/:id/events', () => {
     await stream.waitForEvents(1);
     expect(stream.raw.startsWith('retry: 1500\n\n')).toBe(true);
     expect(stream.retry).toBe(1500);
-    expect(compressFlag).toBe(false);
+    // The frames go straight to the socket: upstream middleware sees the headers, no body to wrap, compression off.
+    expect(upstreamSaw).toEqual({
+      status: 200,
+      type: 'text/event-stream',
+      body: undefined,
+      respond: false,
+      compress: false,
+    });
     stream.destroy();
   });
 
