@@ -1,6 +1,7 @@
 // Turns the passes into tables: each figure is the median of the passes with its range (min–max), and its ratio
 // to the scenario's baseline measured in the same run. Also checks the figures against the project's goals.
 import { summarize } from './lib/stats.mjs';
+import { FULL, QUICK } from './config.mjs';
 
 /** Every figure shown, in order. `better` says which way is good (for the reader; nothing is scored on it). */
 export function metricRows(cfg) {
@@ -171,37 +172,46 @@ export function checkGoals(summary, cfg) {
   const r = (scenario, key, target = 'koa-sse-tasks', base = 'baseline') =>
     ratio(get(scenario, target, key), get(scenario, base, key));
   const goals = [];
-  const add = (goal, value, met, reference) => goals.push({ goal, value, met, reference });
+  const add = (goal, value, met, reference, why) => goals.push({ goal, value, met, reference, why });
   const check = (value, test) => (value === undefined ? undefined : test(value));
+  // The goals are set at the full run's sizes. With fewer subscribers (--quick) each event's fixed cost (commit,
+  // encode) is shared by fewer deliveries, and a 1,000-stream slope is mostly noise: such a run shows, not judges.
+  const small = 'n/a (quick)';
+  const atSize = (size, goalSize, value, test) => (size >= goalSize ? check(value, test) : undefined);
+  const whyNot = (size, goalSize) => (size >= goalSize ? undefined : small);
 
   const events = r('fanout', 'eventsPerSec');
   add(
     'fan-out delivered events/s ≥ 0.9× baseline',
     formatRatio(events),
-    check(events, (v) => v >= 0.9),
+    atSize(cfg.fanout.subscribers, 1000, events, (v) => v >= 0.9),
     formatRatio(r('fanout', 'eventsPerSec', 'better-sse')),
+    whyNot(cfg.fanout.subscribers, 1000),
   );
   const cpu = r('fanout', 'cpuPerEventUs');
   add(
     'server CPU per delivered event ≤ 1.2× baseline',
     formatRatio(cpu),
-    check(cpu, (v) => v <= 1.2),
+    atSize(cfg.fanout.subscribers, 1000, cpu, (v) => v <= 1.2),
     formatRatio(r('fanout', 'cpuPerEventUs', 'better-sse')),
+    whyNot(cfg.fanout.subscribers, 1000),
   );
   const rss = r('idle', 'rssPerStreamKB');
   add(
     'RSS per idle stream ≤ 1.5× baseline',
     formatRatio(rss),
-    check(rss, (v) => v <= 1.5),
+    atSize(cfg.idle.steps.at(-1), 10_000, rss, (v) => v <= 1.5),
     formatRatio(r('idle', 'rssPerStreamKB', 'better-sse')),
+    whyNot(cfg.idle.steps.at(-1), 10_000),
   );
   const rate = cfg.latency.rates[0];
   const p99 = r('latency', `p99Ms@${rate}`);
   add(
     `p99 latency at ${rate} events/s ≤ 1.5× baseline`,
     formatRatio(p99),
-    check(p99, (v) => v <= 1.5),
+    atSize(cfg.latency.subscribers, 1000, p99, (v) => v <= 1.5),
     formatRatio(r('latency', `p99Ms@${rate}`, 'better-sse')),
+    whyNot(cfg.latency.subscribers, 1000),
   );
 
   // "Indistinguishable": in heap snapshots (V8 internals left out), the 2nd half leaves no more objects behind than
@@ -245,22 +255,34 @@ export function checkGoals(summary, cfg) {
     // Under ~3 s of load per target (--quick), a cold JIT and the machine's noise are bigger than 3%.
     cfg.overhead.rounds * cfg.overhead.windowMs < 3000 ? undefined : check(ours, (v) => v < 0.03),
     fewer(loss('better-sse')),
+    cfg.overhead.rounds * cfg.overhead.windowMs < 3000 ? small : undefined,
   );
   return goals;
 }
 
+/** Said under the goals when a --quick run only shows some of them. */
+const sizes = ({ fanout, idle, overhead }) =>
+  `${fanout.subscribers} subscribers, ${idle.steps.at(-1)} streams and ${(overhead.rounds * overhead.windowMs) / 1000} s`;
+const QUICK_NOTE =
+  `n/a (quick): a --quick run has ${sizes(QUICK)} of load per app, not the ${sizes(FULL)} the goals are set at; ` +
+  'it shows the ratios, `npm run bench` judges them.';
+
 export function renderGoals(goals, markdown) {
-  const verdict = (met) => (met === undefined ? 'n/a (too short a run to judge)' : met ? 'met' : 'NOT met');
+  const verdict = (g) =>
+    g.met === undefined ? (g.why ?? 'n/a (too short a run to judge)') : g.met ? 'met' : 'NOT met';
+  const note = goals.some((g) => g.why !== undefined) ? ['', QUICK_NOTE] : [];
   if (markdown) {
     return [
       '| goal (koa-sse-tasks) | measured | verdict | better-sse, for reference |',
       '|:--|--:|:--|--:|',
       ...goals.map(
-        (g) => `| ${g.goal} | ${g.value} | ${g.met === false ? '**NOT met**' : verdict(g.met)} | ${g.reference} |`,
+        (g) => `| ${g.goal} | ${g.value} | ${g.met === false ? '**NOT met**' : verdict(g)} | ${g.reference} |`,
       ),
+      ...note,
     ].join('\n');
   }
-  return goals
-    .map((g) => `${verdict(g.met).padEnd(8)} ${g.goal}: ${g.value}   (better-sse: ${g.reference})`)
-    .join('\n');
+  return [
+    ...goals.map((g) => `${verdict(g).padEnd(11)} ${g.goal}: ${g.value}   (better-sse: ${g.reference})`),
+    ...note,
+  ].join('\n');
 }
