@@ -180,6 +180,8 @@ describe('the task API', () => {
     it.each([
       ['put', '/tasks/abc', 'HEAD, GET, DELETE'],
       ['patch', '/tasks/abc/events', 'HEAD, GET'],
+      ['delete', '/tasks/events', 'HEAD, GET'], // not a cancel of a task named "events"
+      ['post', '/tasks/events', 'HEAD, GET'],
       ['get', '/tasks', 'POST'],
       ['delete', '/tasks', 'POST'],
     ] as const)('answer 405 with Allow: %s %s', async (method, path, allow) => {
@@ -187,6 +189,16 @@ describe('the task API', () => {
       expect(res.status).toBe(405);
       expect(res.headers.allow).toBe(allow);
       expectError(res.body, 'method_not_allowed');
+    });
+
+    it('answer OPTIONS with what each path allows', async () => {
+      for (const [path, allow] of [
+        ['/tasks/events', 'HEAD, GET'],
+        ['/tasks/abc', 'HEAD, GET, DELETE'],
+      ]) {
+        const res = await request(t.server).options(path);
+        expect([path, res.status, res.headers.allow]).toEqual([path, 200, allow]);
+      }
     });
   });
 

@@ -126,7 +126,16 @@ export function sseTasks(options: SseTasksOptions): SseTasksMiddleware {
   );
   const routes = router.routes();
   const allowedMethods = router.allowedMethods();
+  const eventsPath = `${prefix}/events`;
   const route = async (ctx: Context, next: Next): Promise<void> => {
+    // '/:id' would take `events` for a task id (DELETE /tasks/events would look for a task named "events"), and
+    // the router would then allow DELETE here: this path takes only GET and HEAD.
+    if (ctx.path === eventsPath && ctx.method !== 'GET' && ctx.method !== 'HEAD') {
+      ctx.set('Allow', 'HEAD, GET');
+      if (ctx.method === 'OPTIONS') ctx.body = '';
+      else ctx.status = 405;
+      return;
+    }
     const routed = ctx as RouterContext;
     await routes(routed, async () => {
       await allowedMethods(routed, next);
