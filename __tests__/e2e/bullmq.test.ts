@@ -7,6 +7,13 @@ import { dataOf, openStream, withoutHeartbeats } from '../helpers/sse';
 
 jest.setTimeout(30_000);
 
+const HISTORY_BYTES = 4096;
+/** The progress updates of a `verbose` job: ~230 bytes of data each, 14 KB in all, over HISTORY_BYTES. */
+const VERBOSE_STEPS = 60;
+/** A `verbose` job reports its progress only once the test has its stream open. */
+let releaseVerbose!: () => void;
+const verboseMayReport = new Promise<void>((resolve) => (releaseVerbose = resolve));
+
 describe('the BullMQ bridge', () => {
   const keyPrefix = uniquePrefix('bridge');
   const bullPrefix = uniquePrefix('bull').slice(0, -1); // BullMQ adds its own ':'
@@ -20,7 +27,13 @@ describe('the BullMQ bridge', () => {
   beforeAll(async () => {
     t = await startApp({ runner: { store: new RedisStore({ url: REDIS_URL, keyPrefix }), worker: false } });
     bridgeStore = new RedisStore({ url: REDIS_URL, keyPrefix });
-    bridge = bridgeBullMQ({ store: bridgeStore, queueName: 'reports', connection, prefix: bullPrefix });
+    bridge = bridgeBullMQ({
+      store: bridgeStore,
+      queueName: 'reports',
+      connection,
+      prefix: bullPrefix,
+      maxHistoryBytes: HISTORY_BYTES,
+    });
     await bridge.ready;
     await new Promise((r) => setTimeout(r, 300)); // QueueEvents reads from "now": let its first XREAD start
     queue = new Queue('reports', { connection, prefix: bullPrefix });
@@ -51,6 +64,11 @@ describe('the BullMQ bridge', () => {
       'reports',
       async (bullJob: BullJob<{ month: string }>) => {
         if (bullJob.data.month === 'bad') throw new Error('Cannot read month');
+        if (bullJob.data.month === 'verbose') {
+          await verboseMayReport;
+          for (let i = 1; i <= VERBOSE_STEPS; i++)
+            await bullJob.updateProgress({ percent: i, message: 'x'.repeat(200) });
+        }
         await bullJob.updateProgress(25);
         await bullJob.updateProgress({ percent: 50, message: 'Crunching' });
         await new Promise((r) => setTimeout(r, 50));
@@ -88,5 +106,22 @@ describe('the BullMQ bridge', () => {
       await new Promise((r) => setTimeout(r, 20));
     }
     expect(snapshot).toMatchObject({ status: 'failed', error: { message: 'Cannot read month' } });
+  });
+
+  it("keeps at most maxHistoryBytes of a job's events for replay", async () => {
+    const job = await queue.add('monthly', { month: 'verbose' });
+    const id = job.id!;
+    for (let i = 0; i < 200 && (await fetch(`${t.base}/tasks/${id}`)).status !== 200; i++) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    const stream = await openStream(`${t.base}/tasks/${id}/events`);
+    await stream.waitForEvents(1);
+    releaseVerbose();
+    await stream.ended;
+    const ids = withoutHeartbeats(stream.events).map((e) => e.id!);
+    expect(ids.length).toBeGreaterThan(VERBOSE_STEPS); // every progress reached the live stream
+    // Replay keeps the newest events only: resuming from the start would have a gap, so the store says it cannot.
+    expect(await bridgeStore.eventsAfter(id, ids[1]!)).toBeUndefined();
+    expect((await bridgeStore.eventsAfter(id, ids.at(-3)!))?.map((e) => e.id)).toEqual(ids.slice(-2));
   });
 });

@@ -20,6 +20,8 @@ export interface BullMQBridgeOptions {
   queueEvents?: QueueEvents;
   /** Events kept per task for replay. @default 1000 */
   historyLimit?: number;
+  /** Bytes of event data kept per task for replay, besides `historyLimit`; the oldest go first. @default 262_144 */
+  maxHistoryBytes?: number;
   /** How long a finished task is kept, in ms. @default 3_600_000 */
   ttlMs?: number;
 }
@@ -49,6 +51,12 @@ export function bridgeBullMQ(options: BullMQBridgeOptions): BullMQBridge {
   }
   const limits = {
     historyLimit: integerOption('historyLimit', options.historyLimit ?? RUNNER_DEFAULTS.historyLimit, 1, 1_000_000),
+    maxHistoryBytes: integerOption(
+      'maxHistoryBytes',
+      options.maxHistoryBytes ?? RUNNER_DEFAULTS.maxHistoryBytes,
+      1,
+      2 ** 30,
+    ),
     ttlMs: integerOption('ttlMs', options.ttlMs ?? RUNNER_DEFAULTS.ttlMs, 1),
   };
   const events =
