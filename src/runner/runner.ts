@@ -57,6 +57,12 @@ export interface TaskRunnerEvents {
   stalled: [taskId: string, info: StalledInfo];
 }
 
+/** A task type this runner runs: its handler, with the options given to `define()`. */
+interface TaskDefinition {
+  handler: TaskHandler;
+  options: ResolvedTaskTypeOptions;
+}
+
 /** A task this runner claimed and runs until it finishes. */
 interface LocalTask {
   snapshot: TaskSnapshot;
@@ -92,8 +98,7 @@ export class TaskRunner extends EventEmitter<TaskRunnerEvents> {
   /** The store the runner writes to and the middleware reads from. */
   readonly store: TaskStore;
   readonly #options: ResolvedRunnerOptions;
-  readonly #handlers = new Map<string, TaskHandler>();
-  readonly #typeOptions = new Map<string, ResolvedTaskTypeOptions>();
+  readonly #defined = new Map<string, TaskDefinition>();
   /** Types declared without a handler (`worker: false`): this runner starts them, others run them. */
   readonly #declared = new Set<string>();
   readonly #local = new Map<string, LocalTask>();
@@ -140,8 +145,7 @@ export class TaskRunner extends EventEmitter<TaskRunnerEvents> {
       const hint = this.#options.worker ? ' (only a runner with `worker: false` may declare a type without one)' : '';
       throw optionError(`handler of ${JSON.stringify(type)}`, `a function${hint}`, handler);
     }
-    this.#handlers.set(type, handler as TaskHandler);
-    this.#typeOptions.set(type, resolved);
+    this.#defined.set(type, { handler: handler as TaskHandler, options: resolved });
     this.#startWorking();
     this.#wake();
     return this;
@@ -149,13 +153,13 @@ export class TaskRunner extends EventEmitter<TaskRunnerEvents> {
 
   /** The task types defined (or declared) so far. */
   get types(): string[] {
-    return [...new Set([...this.#handlers.keys(), ...this.#declared])];
+    return [...new Set([...this.#defined.keys(), ...this.#declared])];
   }
 
   /** Creates a task, `queued`, and queues it for a free slot here or on another worker. Resolves with its first snapshot. */
   async start<Input = unknown>(type: string, input?: Input, options: StartOptions = {}): Promise<TaskSnapshot> {
     if (this.#closing !== undefined) throw new RunnerClosedError();
-    if (!this.#handlers.has(type) && !this.#declared.has(type)) throw new UnknownTaskTypeError(type, this.types);
+    if (!this.#defined.has(type) && !this.#declared.has(type)) throw new UnknownTaskTypeError(type, this.types);
     if (options.owner !== undefined && typeof options.owner !== 'string') {
       throw optionError('owner', 'a string', options.owner);
     }
@@ -305,10 +309,10 @@ export class TaskRunner extends EventEmitter<TaskRunnerEvents> {
 
   /** Claims queued tasks while slots are free. */
   #pump(): void {
-    if (!this.#options.worker || this.#closing !== undefined || this.#handlers.size === 0) return;
+    if (!this.#options.worker || this.#closing !== undefined || this.#defined.size === 0) return;
     const wake = this.#wakes;
     while (this.#running + this.#claims.size < this.#options.concurrency) {
-      const claiming: Promise<void> = this.#claim([...this.#handlers.keys()]).then((claimed) => {
+      const claiming: Promise<void> = this.#claim([...this.#defined.keys()]).then((claimed) => {
         this.#claims.delete(claiming);
         // Found nothing, but a task may have been queued while it looked: look again.
         if (claimed === undefined) {
@@ -328,11 +332,12 @@ export class TaskRunner extends EventEmitter<TaskRunnerEvents> {
 
   #run(claimed: ClaimedTask): void {
     const { snapshot, input, lastEventId } = claimed;
+    const { handler, options } = this.#defined.get(snapshot.type)!;
     const task: LocalTask = {
       snapshot: Object.freeze(snapshot),
       input,
-      handler: this.#handlers.get(snapshot.type)!,
-      options: this.#typeOptions.get(snapshot.type) ?? resolveTaskTypeOptions(),
+      handler,
+      options,
       attempt: 1,
       controller: new AbortController(),
       stall: watchStall(undefined, () => {}),
