@@ -1,16 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { hostname } from 'node:os';
-import {
-  CommitConflictError,
-  QueueFullError,
-  RunnerClosedError,
-  TaskFinishedError,
-  TaskNotFoundError,
-  UnknownTaskTypeError,
-} from '../errors';
+import { QueueFullError, RunnerClosedError, TaskFinishedError, UnknownTaskTypeError } from '../errors';
 import { EVENT_FOR_STATUS, isFinished } from '../status';
-import type { ClaimedTask, CommitLimits, Lease, TaskStore } from '../store/types';
+import type { ClaimedTask, Lease, TaskStore } from '../store/types';
 import type { FinishedStatus, Job, TaskEvent, TaskHandler, TaskSnapshot } from '../types';
 import { integerOption, optionError } from '../util/validate';
 import {
@@ -23,7 +16,10 @@ import {
   type StallWatch,
   type TaskTypeOptions,
 } from './attempt';
+import { finishElsewhere, type RunnerContext, type StalledInfo } from './context';
 import { resolveRunnerOptions, type ResolvedRunnerOptions, type TaskRunnerOptions } from './options';
+
+export type { StalledInfo };
 
 /** Options of `runner.start()`. */
 export interface StartOptions {
@@ -38,13 +34,6 @@ export interface CloseOptions {
    * end `failed`. No new task starts and nothing more is claimed meanwhile. @default 0 (abort at once)
    */
   graceMs?: number;
-}
-
-/** What `stalled` reports: the task's type, its attempt, and how long it has gone without progress. */
-export interface StalledInfo {
-  type: string;
-  attempt: number;
-  idleMs: number;
 }
 
 /**
@@ -98,6 +87,7 @@ export class TaskRunner extends EventEmitter<TaskRunnerEvents> {
   /** The store the runner writes to and the middleware reads from. */
   readonly store: TaskStore;
   readonly #options: ResolvedRunnerOptions;
+  readonly #context: RunnerContext;
   readonly #defined = new Map<string, TaskDefinition>();
   /** Types declared without a handler (`worker: false`): this runner starts them, others run them. */
   readonly #declared = new Set<string>();
@@ -118,6 +108,16 @@ export class TaskRunner extends EventEmitter<TaskRunnerEvents> {
     super();
     this.#options = resolveRunnerOptions(options);
     this.store = this.#options.store;
+    const { historyLimit, maxHistoryBytes, ttlMs } = this.#options;
+    this.#context = {
+      store: this.store,
+      get limits() {
+        return { historyLimit, maxHistoryBytes, ttlMs };
+      },
+      committed: (taskId, event) => this.emit('event', taskId, event),
+      stalled: (taskId, info) => this.emit('stalled', taskId, info),
+      report: (error) => this.#report(error),
+    };
     this.#lease = {
       worker: `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`,
       leaseMs: this.#options.leaseMs,
@@ -175,7 +175,7 @@ export class TaskRunner extends EventEmitter<TaskRunnerEvents> {
     if (options.owner !== undefined) snapshot.owner = options.owner;
     const { maxQueued } = this.#options;
     if ((await this.store.queuedCount(this.types)) >= maxQueued) throw new QueueFullError(maxQueued);
-    const stored = await this.store.enqueue(Object.freeze(snapshot), input, this.#limits);
+    const stored = await this.store.enqueue(Object.freeze(snapshot), input, this.#context.limits);
     this.emit('event', snapshot.id, stored);
     this.#wake();
     return snapshot;
@@ -193,7 +193,7 @@ export class TaskRunner extends EventEmitter<TaskRunnerEvents> {
   async cancel(id: string): Promise<TaskSnapshot> {
     const task = this.#local.get(id);
     if (task === undefined || isFinished(task.snapshot.status)) {
-      return this.#finishElsewhere(id, 'cancelled');
+      return finishElsewhere(this.#context, id, 'cancelled');
     }
     task.controller.abort(new DOMException('The task was cancelled', 'AbortError'));
     await this.#finish(task, 'cancelled');
@@ -243,7 +243,7 @@ export class TaskRunner extends EventEmitter<TaskRunnerEvents> {
   async #failQueued(): Promise<void> {
     const types = this.types;
     for (let claimed = await this.#claim(types); claimed !== undefined; claimed = await this.#claim(types)) {
-      await this.#finishElsewhere(claimed.snapshot.id, 'failed', { message: CLOSED_MESSAGE }).catch(() => {});
+      await finishElsewhere(this.#context, claimed.snapshot.id, 'failed', { message: CLOSED_MESSAGE }).catch(() => {});
     }
   }
 
@@ -291,7 +291,9 @@ export class TaskRunner extends EventEmitter<TaskRunnerEvents> {
       if (this.#closing !== undefined) return;
       for (const record of await this.store.reapExpired(this.#lease, REAP_BATCH)) {
         if (this.#closing !== undefined) break;
-        await this.#finishElsewhere(record.snapshot.id, 'failed', { message: WORKER_LOST_MESSAGE }).catch(() => {});
+        await finishElsewhere(this.#context, record.snapshot.id, 'failed', { message: WORKER_LOST_MESSAGE }).catch(
+          () => {},
+        );
       }
       this.#wake();
     } catch (error) {
@@ -323,7 +325,9 @@ export class TaskRunner extends EventEmitter<TaskRunnerEvents> {
           this.#run(claimed);
           this.#pump();
         } else {
-          void this.#finishElsewhere(claimed.snapshot.id, 'failed', { message: CLOSED_MESSAGE }).catch(() => {});
+          void finishElsewhere(this.#context, claimed.snapshot.id, 'failed', { message: CLOSED_MESSAGE }).catch(
+            () => {},
+          );
         }
       });
       this.#claims.add(claiming);
@@ -375,7 +379,7 @@ export class TaskRunner extends EventEmitter<TaskRunnerEvents> {
       if (isFinished(task.snapshot.status)) return undefined; // cancelled before it started, or while waiting
       const { attempt, controller } = task;
       const { id, type } = task.snapshot;
-      task.stall = watchStall(stallMs, (idleMs) => this.emit('stalled', id, { type, attempt, idleMs }));
+      task.stall = watchStall(stallMs, (idleMs) => this.#context.stalled(id, { type, attempt, idleMs }));
       const outcome = await runAttempt({
         handler: task.handler,
         job: this.#job(task, attempt),
@@ -457,34 +461,12 @@ export class TaskRunner extends EventEmitter<TaskRunnerEvents> {
     if (this.#local.get(task.snapshot.id) === task) this.#local.delete(task.snapshot.id);
   }
 
-  /**
-   * Finishes a task this runner does not run (a cancel, a takeover from a dead worker) with a conditional commit, so
-   * it never overwrites a change made meanwhile: on a conflict it reads the task again and retries.
-   */
-  async #finishElsewhere(id: string, status: FinishedStatus, error?: { message: string }): Promise<TaskSnapshot> {
-    for (let attempt = 1; ; attempt++) {
-      const record = await this.store.read(id);
-      if (record === undefined) throw new TaskNotFoundError(id);
-      if (isFinished(record.snapshot.status)) throw new TaskFinishedError(id, record.snapshot.status);
-      const next: TaskSnapshot = { ...record.snapshot, status, updatedAt: new Date().toISOString() };
-      if (error !== undefined) next.error = error;
-      try {
-        const event = { event: EVENT_FOR_STATUS[status], data: JSON.stringify(next) };
-        const stored = await this.store.commit(next, event, this.#limits, { ifLastEventId: record.lastEventId });
-        this.emit('event', id, stored);
-        return next;
-      } catch (cause) {
-        if (!(cause instanceof CommitConflictError || cause instanceof TaskFinishedError) || attempt >= 20) throw cause;
-      }
-    }
-  }
-
   /** Appends one change to the task's chain of writes; resolves with the stored event. */
   #commit(task: LocalTask, next: TaskSnapshot, event: TaskEvent['event'], data: string): Promise<TaskEvent> {
     task.snapshot = Object.freeze(next);
     const write = task.writes.then(async () => {
-      const stored = await this.store.commit(next, { event, data }, this.#limits);
-      this.emit('event', next.id, stored);
+      const stored = await this.store.commit(next, { event, data }, this.#context.limits);
+      this.#context.committed(next.id, stored);
       return stored;
     });
     task.writes = write.catch((error: unknown) => {
@@ -493,11 +475,6 @@ export class TaskRunner extends EventEmitter<TaskRunnerEvents> {
       else this.#report(error);
     });
     return write;
-  }
-
-  get #limits(): CommitLimits {
-    const { historyLimit, maxHistoryBytes, ttlMs } = this.#options;
-    return { historyLimit, maxHistoryBytes, ttlMs };
   }
 
   #report(error: unknown): void {
