@@ -1,22 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { hostname } from 'node:os';
-import { QueueFullError, RunnerClosedError, TaskFinishedError, UnknownTaskTypeError } from '../errors';
-import { EVENT_FOR_STATUS, isFinished } from '../status';
+import { QueueFullError, RunnerClosedError, UnknownTaskTypeError } from '../errors';
+import { isFinished } from '../status';
 import type { ClaimedTask, Lease, TaskStore } from '../store/types';
-import type { FinishedStatus, Job, TaskEvent, TaskHandler, TaskSnapshot } from '../types';
+import type { TaskEvent, TaskHandler, TaskSnapshot } from '../types';
 import { integerOption, optionError } from '../util/validate';
-import {
-  backoff,
-  messageOf,
-  resolveTaskTypeOptions,
-  runAttempt,
-  watchStall,
-  type ResolvedTaskTypeOptions,
-  type StallWatch,
-  type TaskTypeOptions,
-} from './attempt';
+import { resolveTaskTypeOptions, type TaskTypeOptions } from './attempt';
 import { finishElsewhere, type RunnerContext, type StalledInfo } from './context';
+import { LocalTask, type TaskDefinition, type TaskHolder } from './local-task';
 import { resolveRunnerOptions, type ResolvedRunnerOptions, type TaskRunnerOptions } from './options';
 
 export type { StalledInfo };
@@ -46,31 +38,6 @@ export interface TaskRunnerEvents {
   stalled: [taskId: string, info: StalledInfo];
 }
 
-/** A task type this runner runs: its handler, with the options given to `define()`. */
-interface TaskDefinition {
-  handler: TaskHandler;
-  options: ResolvedTaskTypeOptions;
-}
-
-/** A task this runner claimed and runs until it finishes. */
-interface LocalTask {
-  snapshot: TaskSnapshot;
-  input: unknown;
-  handler: TaskHandler;
-  options: ResolvedTaskTypeOptions;
-  /** The current attempt (1, 2...): progress from an earlier, timed-out attempt is ignored. */
-  attempt: number;
-  /** Behind the current attempt's `job.signal`. */
-  controller: AbortController;
-  stall: StallWatch;
-  /** The chain of this task's commits, so its events reach the store in the order they happened. */
-  writes: Promise<unknown>;
-  /** Stops watching for the task finishing elsewhere (a cancel from another instance, a takeover). */
-  unwatch: () => void;
-  /** Settles once the job has returned (or was never started) and its slot is free. */
-  done: Promise<unknown>;
-}
-
 const CLOSED_MESSAGE = 'The task runner closed before the task finished';
 const WORKER_LOST_MESSAGE = 'The worker running the task was lost (its lease expired)';
 /** How many tasks one maintenance pass takes over from dead workers. */
@@ -93,6 +60,15 @@ export class TaskRunner extends EventEmitter<TaskRunnerEvents> {
   readonly #declared = new Set<string>();
   readonly #local = new Map<string, LocalTask>();
   readonly #claims = new Set<Promise<void>>();
+  readonly #holder: TaskHolder = {
+    forget: (task) => {
+      if (this.#local.get(task.snapshot.id) === task) this.#local.delete(task.snapshot.id);
+    },
+    settled: () => {
+      this.#running--;
+      this.#pump();
+    },
+  };
   readonly #lease: Lease;
   #running = 0;
   #closing: Promise<void> | undefined;
@@ -195,8 +171,8 @@ export class TaskRunner extends EventEmitter<TaskRunnerEvents> {
     if (task === undefined || isFinished(task.snapshot.status)) {
       return finishElsewhere(this.#context, id, 'cancelled');
     }
-    task.controller.abort(new DOMException('The task was cancelled', 'AbortError'));
-    await this.#finish(task, 'cancelled');
+    task.abort('The task was cancelled');
+    await task.finish('cancelled');
     const record = await this.store.read(id);
     return record?.snapshot ?? task.snapshot;
   }
@@ -230,8 +206,8 @@ export class TaskRunner extends EventEmitter<TaskRunnerEvents> {
     clearInterval(this.#maintenance);
     const finishing: Array<Promise<unknown>> = [];
     for (const task of this.#local.values()) {
-      if (!isFinished(task.snapshot.status)) task.controller.abort(new DOMException(CLOSED_MESSAGE, 'AbortError'));
-      finishing.push(this.#finish(task, 'failed', { message: CLOSED_MESSAGE }));
+      if (!isFinished(task.snapshot.status)) task.abort(CLOSED_MESSAGE);
+      finishing.push(task.finish('failed', { message: CLOSED_MESSAGE }));
     }
     await Promise.allSettled([...finishing, ...this.#claims]);
     if (!this.store.shared && this.#options.worker) await this.#failQueued();
@@ -284,8 +260,7 @@ export class TaskRunner extends EventEmitter<TaskRunnerEvents> {
       if (held.length > 0) {
         for (const id of await this.store.renew(held, this.#lease)) {
           const task = this.#local.get(id);
-          if (task !== undefined)
-            this.#finishedElsewhere(task, undefined, 'The task was taken over: its lease was lost');
+          if (task !== undefined) task.finishedElsewhere(undefined, 'The task was taken over: its lease was lost');
         }
       }
       if (this.#closing !== undefined) return;
@@ -335,146 +310,10 @@ export class TaskRunner extends EventEmitter<TaskRunnerEvents> {
   }
 
   #run(claimed: ClaimedTask): void {
-    const { snapshot, input, lastEventId } = claimed;
-    const { handler, options } = this.#defined.get(snapshot.type)!;
-    const task: LocalTask = {
-      snapshot: Object.freeze(snapshot),
-      input,
-      handler,
-      options,
-      attempt: 1,
-      controller: new AbortController(),
-      stall: watchStall(undefined, () => {}),
-      writes: Promise.resolve(),
-      unwatch: () => {},
-      done: Promise.resolve(),
-    };
-    this.#local.set(snapshot.id, task);
+    const task = new LocalTask(this.#context, this.#holder, claimed, this.#defined.get(claimed.snapshot.type)!);
+    this.#local.set(claimed.snapshot.id, task);
     this.#running++;
-    task.unwatch = this.store.onFinished(snapshot.id, lastEventId, (finished) =>
-      this.#finishedElsewhere(task, finished),
-    );
-    const running: TaskSnapshot = { ...snapshot, status: 'running', updatedAt: new Date().toISOString() };
-    task.done = this.#commit(task, running, 'status', JSON.stringify(running))
-      .then(
-        () => this.#attempts(task),
-        () => {},
-      )
-      .finally(() => {
-        this.#running--;
-        this.#forget(task);
-        this.#pump();
-      })
-      .catch(() => {}); // #finish reports its own failures
-  }
-
-  /**
-   * Runs the attempts of a task until one succeeds, the retries run out, or the task finishes by another hand
-   * (cancel, close). A retry runs here, under the same lease, after a `status` event that announces it.
-   */
-  async #attempts(task: LocalTask): Promise<unknown> {
-    const { retries, backoffMs, stallMs } = task.options;
-    const attempts = retries + 1;
-    for (;;) {
-      if (isFinished(task.snapshot.status)) return undefined; // cancelled before it started, or while waiting
-      const { attempt, controller } = task;
-      const { id, type } = task.snapshot;
-      task.stall = watchStall(stallMs, (idleMs) => this.#context.stalled(id, { type, attempt, idleMs }));
-      const outcome = await runAttempt({
-        handler: task.handler,
-        job: this.#job(task, attempt),
-        controller,
-        options: task.options,
-      }).finally(() => task.stall.stop());
-      if (isFinished(task.snapshot.status)) return undefined;
-      if (outcome.ok) return this.#finish(task, 'completed', undefined, outcome.result);
-      if (attempt >= attempts) return this.#finish(task, 'failed', { message: outcome.message });
-      task.attempt = attempt + 1;
-      task.controller = new AbortController(); // a cancel or close from now on aborts the wait and the next attempt
-      const retrying: TaskSnapshot = {
-        ...task.snapshot,
-        attempt: task.attempt,
-        message: `Retrying (${task.attempt}/${attempts}) after: ${outcome.message}`,
-        updatedAt: new Date().toISOString(),
-      };
-      void this.#commit(task, retrying, 'status', JSON.stringify(retrying)).catch(() => {});
-      await backoff(backoffMs * 2 ** (attempt - 1), task.controller.signal);
-    }
-  }
-
-  #job(task: LocalTask, attempt: number): Job {
-    const { id, type } = task.snapshot;
-    return {
-      id,
-      type,
-      input: task.input,
-      attempt,
-      signal: task.controller.signal,
-      progress: (percent: number, message?: string): void => {
-        if (typeof percent !== 'number' || !Number.isFinite(percent) || percent < 0 || percent > 100) {
-          throw new RangeError(
-            `koa-sse-tasks: expected \`percent\` to be a finite number from 0 to 100, got ${String(percent)} (${typeof percent})`,
-          );
-        }
-        if (message !== undefined && typeof message !== 'string') throw optionError('message', 'a string', message);
-        if (isFinished(task.snapshot.status) || task.attempt !== attempt) return;
-        task.stall.progressed();
-        const next: TaskSnapshot = { ...task.snapshot, progress: percent, updatedAt: new Date().toISOString() };
-        if (message !== undefined) next.message = message;
-        const data = JSON.stringify(message === undefined ? { percent } : { percent, message });
-        void this.#commit(task, next, 'progress', data).catch(() => {});
-      },
-    };
-  }
-
-  /** Moves a task to a finished status once; later calls (a handler returning after its cancel) change nothing. */
-  #finish(task: LocalTask, status: FinishedStatus, error?: { message: string }, result?: unknown): Promise<unknown> {
-    if (isFinished(task.snapshot.status)) return task.writes;
-    let next: TaskSnapshot = { ...task.snapshot, status, updatedAt: new Date().toISOString() };
-    if (status === 'completed') Object.assign(next, { progress: 100, result });
-    if (error !== undefined) next.error = error;
-    let data: string;
-    try {
-      data = JSON.stringify(next);
-    } catch (cause) {
-      next = { ...task.snapshot, status: 'failed', updatedAt: next.updatedAt };
-      next.error = { message: `The task's result is not JSON-serializable: ${messageOf(cause)}` };
-      data = JSON.stringify(next);
-    }
-    const committed = this.#commit(task, next, EVENT_FOR_STATUS[next.status], data);
-    return committed.finally(() => this.#forget(task)).catch(() => {});
-  }
-
-  /** The task finished by another hand (cancelled from another instance, taken over): abort its job, stop writing. */
-  #finishedElsewhere(task: LocalTask, finished: TaskSnapshot | undefined, reason?: string): void {
-    if (isFinished(task.snapshot.status)) return;
-    task.snapshot = Object.freeze(finished ?? { ...task.snapshot, status: 'failed' });
-    const message =
-      task.snapshot.status === 'cancelled' ? 'The task was cancelled' : (reason ?? 'The task finished elsewhere');
-    task.controller.abort(new DOMException(message, 'AbortError'));
-    this.#forget(task);
-  }
-
-  #forget(task: LocalTask): void {
-    if (!isFinished(task.snapshot.status)) return;
-    task.unwatch();
-    if (this.#local.get(task.snapshot.id) === task) this.#local.delete(task.snapshot.id);
-  }
-
-  /** Appends one change to the task's chain of writes; resolves with the stored event. */
-  #commit(task: LocalTask, next: TaskSnapshot, event: TaskEvent['event'], data: string): Promise<TaskEvent> {
-    task.snapshot = Object.freeze(next);
-    const write = task.writes.then(async () => {
-      const stored = await this.store.commit(next, { event, data }, this.#context.limits);
-      this.#context.committed(next.id, stored);
-      return stored;
-    });
-    task.writes = write.catch((error: unknown) => {
-      // Finished elsewhere (a cancel from another instance won the race): this runner's later writes are moot.
-      if (error instanceof TaskFinishedError) this.#finishedElsewhere(task, undefined);
-      else this.#report(error);
-    });
-    return write;
+    task.start();
   }
 
   #report(error: unknown): void {
