@@ -1,15 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import { hostname } from 'node:os';
 import { QueueFullError, RunnerClosedError, UnknownTaskTypeError } from '../errors';
 import { isFinished } from '../status';
-import type { ClaimedTask, Lease, TaskStore } from '../store/types';
+import type { TaskStore } from '../store/types';
 import type { TaskEvent, TaskHandler, TaskSnapshot } from '../types';
 import { integerOption, optionError } from '../util/validate';
 import { resolveTaskTypeOptions, type TaskTypeOptions } from './attempt';
 import { finishElsewhere, type RunnerContext, type StalledInfo } from './context';
-import { LocalTask, type TaskDefinition, type TaskHolder } from './local-task';
+import type { TaskDefinition } from './local-task';
 import { resolveRunnerOptions, type ResolvedRunnerOptions, type TaskRunnerOptions } from './options';
+import { CLOSED_MESSAGE, Worker } from './worker';
 
 export type { StalledInfo };
 
@@ -38,11 +38,6 @@ export interface TaskRunnerEvents {
   stalled: [taskId: string, info: StalledInfo];
 }
 
-const CLOSED_MESSAGE = 'The task runner closed before the task finished';
-const WORKER_LOST_MESSAGE = 'The worker running the task was lost (its lease expired)';
-/** How many tasks one maintenance pass takes over from dead workers. */
-const REAP_BATCH = 100;
-
 /**
  * Runs task handlers with a concurrency limit, and records every change of a task as an event in its store.
  * Status only moves forward: queued -> running -> completed | failed | cancelled.
@@ -58,27 +53,8 @@ export class TaskRunner extends EventEmitter<TaskRunnerEvents> {
   readonly #defined = new Map<string, TaskDefinition>();
   /** Types declared without a handler (`worker: false`): this runner starts them, others run them. */
   readonly #declared = new Set<string>();
-  readonly #local = new Map<string, LocalTask>();
-  readonly #claims = new Set<Promise<void>>();
-  readonly #holder: TaskHolder = {
-    forget: (task) => {
-      if (this.#local.get(task.snapshot.id) === task) this.#local.delete(task.snapshot.id);
-    },
-    settled: () => {
-      this.#running--;
-      this.#pump();
-    },
-  };
-  readonly #lease: Lease;
-  #running = 0;
+  readonly #worker: Worker;
   #closing: Promise<void> | undefined;
-  /** Set once the grace of `close()` is over: lease renewals stop. */
-  #stopped = false;
-  #maintenance: NodeJS.Timeout | undefined;
-  #maintaining = false;
-  /** Counts wake-ups, so a claim that found nothing knows whether to look again. */
-  #wakes = 0;
-  #offQueued: Promise<(() => void) | undefined> | undefined;
 
   constructor(options?: TaskRunnerOptions) {
     super();
@@ -94,11 +70,12 @@ export class TaskRunner extends EventEmitter<TaskRunnerEvents> {
       stalled: (taskId, info) => this.emit('stalled', taskId, info),
       report: (error) => this.#report(error),
     };
-    this.#lease = {
-      worker: `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`,
-      leaseMs: this.#options.leaseMs,
-    };
-    this.#startMaintenance();
+    this.#worker = new Worker({
+      context: this.#context,
+      options: this.#options,
+      defined: this.#defined,
+      closing: () => this.#closing !== undefined,
+    });
   }
 
   /**
@@ -122,8 +99,8 @@ export class TaskRunner extends EventEmitter<TaskRunnerEvents> {
       throw optionError(`handler of ${JSON.stringify(type)}`, `a function${hint}`, handler);
     }
     this.#defined.set(type, { handler: handler as TaskHandler, options: resolved });
-    this.#startWorking();
-    this.#wake();
+    this.#worker.listen();
+    this.#worker.wake();
     return this;
   }
 
@@ -153,7 +130,7 @@ export class TaskRunner extends EventEmitter<TaskRunnerEvents> {
     if ((await this.store.queuedCount(this.types)) >= maxQueued) throw new QueueFullError(maxQueued);
     const stored = await this.store.enqueue(Object.freeze(snapshot), input, this.#context.limits);
     this.emit('event', snapshot.id, stored);
-    this.#wake();
+    this.#worker.wake();
     return snapshot;
   }
 
@@ -167,7 +144,7 @@ export class TaskRunner extends EventEmitter<TaskRunnerEvents> {
    * A queued task never runs. Rejects with `TaskNotFoundError` or `TaskFinishedError`.
    */
   async cancel(id: string): Promise<TaskSnapshot> {
-    const task = this.#local.get(id);
+    const task = this.#worker.local.get(id);
     if (task === undefined || isFinished(task.snapshot.status)) {
       return finishElsewhere(this.#context, id, 'cancelled');
     }
@@ -194,126 +171,25 @@ export class TaskRunner extends EventEmitter<TaskRunnerEvents> {
   }
 
   async #close(graceMs: number): Promise<void> {
-    void this.#offQueued?.then((off) => off?.());
-    if (graceMs > 0 && this.#local.size > 0) {
+    const worker = this.#worker;
+    worker.stopListening();
+    if (graceMs > 0 && worker.local.size > 0) {
       let timer: NodeJS.Timeout | undefined;
       const deadline = new Promise((resolve) => (timer = setTimeout(resolve, graceMs)));
-      const finished = Promise.allSettled([...this.#local.values()].map((task) => task.done));
+      const finished = Promise.allSettled([...worker.local.values()].map((task) => task.done));
       await Promise.race([finished, deadline]);
       clearTimeout(timer);
     }
-    this.#stopped = true;
-    clearInterval(this.#maintenance);
+    worker.stop();
     const finishing: Array<Promise<unknown>> = [];
-    for (const task of this.#local.values()) {
+    for (const task of worker.local.values()) {
       if (!isFinished(task.snapshot.status)) task.abort(CLOSED_MESSAGE);
       finishing.push(task.finish('failed', { message: CLOSED_MESSAGE }));
     }
-    await Promise.allSettled([...finishing, ...this.#claims]);
-    if (!this.store.shared && this.#options.worker) await this.#failQueued();
-    await Promise.allSettled([...this.#local.values()].map((task) => task.writes));
+    await Promise.allSettled([...finishing, ...worker.claims]);
+    if (!this.store.shared && this.#options.worker) await worker.failQueued(this.types);
+    await Promise.allSettled([...worker.local.values()].map((task) => task.writes));
     await this.store.close();
-  }
-
-  /** A store of this process dies with the runner: what is still queued there can never run. */
-  async #failQueued(): Promise<void> {
-    const types = this.types;
-    for (let claimed = await this.#claim(types); claimed !== undefined; claimed = await this.#claim(types)) {
-      await finishElsewhere(this.#context, claimed.snapshot.id, 'failed', { message: CLOSED_MESSAGE }).catch(() => {});
-    }
-  }
-
-  #claim(types: string[]): Promise<ClaimedTask | undefined> {
-    return this.store.claim(types, this.#lease).catch((error: unknown) => {
-      this.#report(error);
-      return undefined;
-    });
-  }
-
-  /** A worker wakes up when tasks are queued, by this runner or another. */
-  #startWorking(): void {
-    if (this.#offQueued !== undefined || !this.#options.worker || this.#closing !== undefined) return;
-    this.#offQueued = this.store
-      .onQueued(() => this.#wake())
-      .catch((error: unknown) => {
-        this.#report(error);
-        return undefined;
-      });
-  }
-
-  /**
-   * With a shared store, every runner (web instances too, so a task fails even when no worker is left) takes over
-   * and fails the tasks of dead workers; a worker also renews its leases and polls the queue.
-   */
-  #startMaintenance(): void {
-    if (!this.store.shared) return;
-    const every = Math.max(50, Math.min(1000, Math.floor(this.#options.leaseMs / 3)));
-    this.#maintenance = setInterval(() => void this.#maintain(), every);
-    this.#maintenance.unref();
-  }
-
-  async #maintain(): Promise<void> {
-    if (this.#maintaining || this.#stopped) return;
-    this.#maintaining = true;
-    try {
-      const held = [...this.#local.keys()];
-      if (held.length > 0) {
-        for (const id of await this.store.renew(held, this.#lease)) {
-          const task = this.#local.get(id);
-          if (task !== undefined) task.finishedElsewhere(undefined, 'The task was taken over: its lease was lost');
-        }
-      }
-      if (this.#closing !== undefined) return;
-      for (const record of await this.store.reapExpired(this.#lease, REAP_BATCH)) {
-        if (this.#closing !== undefined) break;
-        await finishElsewhere(this.#context, record.snapshot.id, 'failed', { message: WORKER_LOST_MESSAGE }).catch(
-          () => {},
-        );
-      }
-      this.#wake();
-    } catch (error) {
-      this.#report(error);
-    } finally {
-      this.#maintaining = false;
-    }
-  }
-
-  /** Something may have been queued: claim while slots are free. */
-  #wake(): void {
-    this.#wakes++;
-    this.#pump();
-  }
-
-  /** Claims queued tasks while slots are free. */
-  #pump(): void {
-    if (!this.#options.worker || this.#closing !== undefined || this.#defined.size === 0) return;
-    const wake = this.#wakes;
-    while (this.#running + this.#claims.size < this.#options.concurrency) {
-      const claiming: Promise<void> = this.#claim([...this.#defined.keys()]).then((claimed) => {
-        this.#claims.delete(claiming);
-        // Found nothing, but a task may have been queued while it looked: look again.
-        if (claimed === undefined) {
-          if (this.#wakes !== wake) this.#pump();
-          return;
-        }
-        if (this.#closing === undefined) {
-          this.#run(claimed);
-          this.#pump();
-        } else {
-          void finishElsewhere(this.#context, claimed.snapshot.id, 'failed', { message: CLOSED_MESSAGE }).catch(
-            () => {},
-          );
-        }
-      });
-      this.#claims.add(claiming);
-    }
-  }
-
-  #run(claimed: ClaimedTask): void {
-    const task = new LocalTask(this.#context, this.#holder, claimed, this.#defined.get(claimed.snapshot.type)!);
-    this.#local.set(claimed.snapshot.id, task);
-    this.#running++;
-    task.start();
   }
 
   #report(error: unknown): void {
