@@ -9,7 +9,7 @@ import { resolveTaskTypeOptions, type TaskTypeOptions } from './attempt';
 import { finishElsewhere, type RunnerContext, type StalledInfo } from './context';
 import type { TaskDefinition } from './local-task';
 import { resolveRunnerOptions, type ResolvedRunnerOptions, type TaskRunnerOptions } from './options';
-import { CLOSED_MESSAGE, Worker } from './worker';
+import { CLOSED_MESSAGE, TaskWorker } from './worker';
 
 export type { StalledInfo };
 
@@ -53,7 +53,7 @@ export class TaskRunner extends EventEmitter<TaskRunnerEvents> {
   readonly #defined = new Map<string, TaskDefinition>();
   /** Types declared without a handler (`worker: false`): this runner starts them, others run them. */
   readonly #declared = new Set<string>();
-  readonly #worker: Worker;
+  readonly #worker: TaskWorker;
   #closing: Promise<void> | undefined;
 
   constructor(options?: TaskRunnerOptions) {
@@ -70,7 +70,7 @@ export class TaskRunner extends EventEmitter<TaskRunnerEvents> {
       stalled: (taskId, info) => this.emit('stalled', taskId, info),
       report: (error) => this.#report(error),
     };
-    this.#worker = new Worker({
+    this.#worker = new TaskWorker({
       context: this.#context,
       options: this.#options,
       defined: this.#defined,

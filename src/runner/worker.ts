@@ -11,7 +11,7 @@ const WORKER_LOST_MESSAGE = 'The worker running the task was lost (its lease exp
 const REAP_BATCH = 100;
 
 /** What a worker is made of: its runner's context and options, the types it runs, and whether its runner is closing. */
-export interface WorkerSetup {
+export interface TaskWorkerSetup {
   context: RunnerContext;
   options: Pick<ResolvedRunnerOptions, 'worker' | 'concurrency' | 'leaseMs'>;
   /** The runner's task types; it may define more later, which the next claim picks up. */
@@ -25,9 +25,9 @@ export interface WorkerSetup {
  * under its lease, renews that lease and, with a shared store, takes over the tasks of dead workers. A runner with
  * `worker: false` claims nothing, but still does the taking over.
  */
-export class Worker {
+export class TaskWorker {
   readonly #context: RunnerContext;
-  readonly #options: WorkerSetup['options'];
+  readonly #options: TaskWorkerSetup['options'];
   readonly #defined: ReadonlyMap<string, TaskDefinition>;
   readonly #closing: () => boolean;
   readonly #local = new Map<string, LocalTask>();
@@ -51,7 +51,7 @@ export class Worker {
   #wakes = 0;
   #offQueued: Promise<(() => void) | undefined> | undefined;
 
-  constructor({ context, options, defined, closing }: WorkerSetup) {
+  constructor({ context, options, defined, closing }: TaskWorkerSetup) {
     this.#context = context;
     this.#options = options;
     this.#defined = defined;
