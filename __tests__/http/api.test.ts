@@ -195,7 +195,7 @@ describe('the task API', () => {
       for (const [path, allow] of [
         ['/tasks/events', 'HEAD, GET'],
         ['/tasks/abc', 'HEAD, GET, DELETE'],
-      ]) {
+      ] as const) {
         const res = await request(t.server).options(path);
         expect([path, res.status, res.headers.allow]).toEqual([path, 200, allow]);
       }
