@@ -1,23 +1,31 @@
 // koa-sse-tasks/client: follow tasks from a browser. Browser code only (EventSource, fetch), one ES module.
 import type { ProgressData, TaskSnapshot } from '../types.js';
 import { pollTask } from './poll.js';
-import { WatchError, type EventHandlers, type TaskHandlers, type TaskSetHandlers } from './types.js';
+import {
+  WatchError,
+  type EventHandlers,
+  type TaskHandlers,
+  type TaskSetHandlers,
+  type TransportOptions,
+  type WithTaskId,
+} from './types.js';
 
 export type { ProgressData, TaskSnapshot };
 export { WatchError };
-export type { ConnectionState, EventHandlers, TaskHandlers, TaskSetHandlers, WithTaskId } from './types.js';
+export type {
+  ConnectionState,
+  EventHandlers,
+  TaskHandlers,
+  TaskSetHandlers,
+  TransportOptions,
+  WithTaskId,
+} from './types.js';
 
 /** Options of `watchTask()`: the handlers, and how to connect. */
-export interface WatchTaskOptions<Result = unknown> extends TaskHandlers<Result> {
-  /** Send cookies to another origin (`new EventSource(url, { withCredentials })`, `fetch(..., { credentials })`). */
-  withCredentials?: boolean;
-  /** `'auto'`: stream, and long-poll when EventSource is missing or fails; `'poll'`: long-poll only. @default 'auto' */
-  transport?: 'auto' | 'poll';
-  /** After how many failed stream connections in a row, with no event between them, to long-poll. @default 3 */
-  maxStreamFailures?: number;
-  /** The `wait` of each long-poll request, in seconds (0 to 30). @default 25 */
-  pollWaitSeconds?: number;
-}
+export type WatchTaskOptions<Result = unknown> = TaskHandlers<Result> & TransportOptions;
+
+/** Options of `watchTasks()`: the handlers, and how to connect (`transport` and polling apply to `?ids=` only). */
+export type WatchTasksOptions<Result = unknown> = TaskSetHandlers<Result> & TransportOptions;
 
 const TERMINAL = new Set(['complete', 'failed', 'cancelled']);
 const TASK_EVENTS = ['status', 'progress', 'complete', 'failed', 'cancelled'] as const;
@@ -87,35 +95,92 @@ export function watchTask<Result = unknown>(url: string, options: WatchTaskOptio
 
 /**
  * Follows a set of tasks on one stream: `/tasks/events?ids=a,b,c`, or `/tasks/events` for every task of the current
- * owner. Each event's data carries `taskId`. With `ids`, the stream closes once every task has ended; the owner feed
- * stays open until the returned function is called. There is no long-poll fallback for a set.
+ * owner. Each event's data carries `taskId`. With `ids`, following stops once every task has ended, and falls back
+ * to long-polling each task not ended yet, from where the stream had it, as `watchTask()` does. The owner feed stays
+ * open until the returned function is called; it has no long-poll fallback (long-polls follow tasks by id).
  */
-export function watchTasks<Result = unknown>(url: string, options: TaskSetHandlers<Result> = {}): () => void {
-  const source = new EventSource(url, { withCredentials: options.withCredentials ?? false });
-  const ids = new URL(url, globalThis.location?.href).searchParams.get('ids');
-  const pending = ids === null ? undefined : new Set(ids.split(','));
+export function watchTasks<Result = unknown>(url: string, options: WatchTasksOptions<Result> = {}): () => void {
+  const { withCredentials = false, transport = 'auto', maxStreamFailures = 3, pollWaitSeconds = 25 } = options;
+  const ids = new URL(url, globalThis.location?.href).searchParams.get('ids')?.split(',');
+  /** With `ids`: each task not ended yet, by id, with its index in `ids` (its key in the stream's event ids). */
+  const pending = new Map(ids?.map((id, index) => [id, String(index)]));
+  /** Where the stream had each task: the id of its last event, by key (the multiplexed id, see the README). */
+  let positions = new URLSearchParams();
+  let stopped = false;
+  let closeStream = (): void => {};
+  const stopPolls: Array<() => void> = [];
+
+  const stop = (): void => {
+    stopped = true;
+    closeStream();
+    for (const stopPoll of stopPolls) stopPoll();
+  };
+  const dispatch = (event: string, data: WithTaskId<object>): void => {
+    if (stopped) return;
+    if (TERMINAL.has(event) && ids !== undefined) {
+      pending.delete(data.taskId);
+      if (pending.size === 0) stop();
+    }
+    handle(options, event, data);
+  };
+  const fail = (error: WatchError): void => {
+    stop();
+    options.onError?.(error);
+  };
+  const poll = (): void => {
+    closeStream();
+    if (stopped) return;
+    if (ids === undefined) {
+      return fail(new WatchError('stream_closed', 'The server refused the event stream', undefined));
+    }
+    options.onConnection?.('polling');
+    for (const [taskId, key] of pending) {
+      const stopPoll = pollTask(taskUrlOf(url, taskId), positions.get(key) || undefined, {
+        waitSeconds: pollWaitSeconds,
+        credentials: withCredentials ? 'include' : 'same-origin',
+        onEvent: (event, data) => dispatch(event, { taskId, ...(data as object) }),
+        onError: (error) => {
+          // This task cannot be followed any more; the others go on.
+          pending.delete(taskId);
+          if (pending.size === 0) stop();
+          options.onError?.(new WatchError(error.code, error.message, error.status, taskId));
+        },
+      });
+      stopPolls.push(stopPoll);
+    }
+  };
+
+  if (transport === 'poll' || typeof EventSource === 'undefined') {
+    if (ids !== undefined) poll();
+    else fail(new WatchError('unsupported', 'The owner feed is a stream: long-polls follow tasks by id', undefined));
+    return stop;
+  }
+  const stream = new EventSource(url, { withCredentials });
+  closeStream = () => stream.close();
+  let failures = 0;
   for (const name of TASK_EVENTS) {
-    source.addEventListener(name, (message) => {
-      const data = JSON.parse(message.data as string) as { taskId: string };
-      if (TERMINAL.has(name) && pending !== undefined) {
-        pending.delete(data.taskId);
-        if (pending.size === 0) source.close();
-      }
-      handle(options, name, data);
+    stream.addEventListener(name, (message) => {
+      failures = 0;
+      if (ids !== undefined) positions = new URLSearchParams(message.lastEventId);
+      dispatch(name, JSON.parse(message.data as string) as WithTaskId<object>);
     });
   }
-  source.addEventListener('open', () => options.onConnection?.('streaming'));
-  source.addEventListener('error', () => {
-    if (source.readyState !== EventSource.CLOSED) return options.onConnection?.('reconnecting');
-    options.onError?.(new WatchError('stream_closed', 'The server refused the event stream', undefined));
+  stream.addEventListener('heartbeat', () => (failures = 0));
+  stream.addEventListener('open', () => !stopped && options.onConnection?.('streaming'));
+  stream.addEventListener('error', () => {
+    if (stopped) return;
+    // CLOSED: the server refused the stream (an error status, a wrong type); CONNECTING: the browser retries.
+    const refused = stream.readyState === EventSource.CLOSED;
+    if (refused || (ids !== undefined && ++failures >= maxStreamFailures)) poll();
+    else options.onConnection?.('reconnecting');
   });
-  return () => source.close();
+  return stop;
 }
 
-/** `/tasks/:id` from `/tasks/:id/events`, keeping the origin. */
-function taskUrlOf(eventsUrl: string): URL {
+/** `/tasks/:id` from `/tasks/:id/events`, or from `/tasks/events?ids=…` and a task id; keeping the origin. */
+function taskUrlOf(eventsUrl: string, taskId?: string): URL {
   const url = new URL(eventsUrl, globalThis.location?.href);
-  url.pathname = url.pathname.replace(/\/events\/?$/, '');
+  url.pathname = url.pathname.replace(/\/events\/?$/, taskId === undefined ? '' : `/${encodeURIComponent(taskId)}`);
   url.search = '';
   return url;
 }

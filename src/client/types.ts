@@ -5,16 +5,22 @@ export type ConnectionState = 'streaming' | 'reconnecting' | 'polling';
 
 /** Why following stopped before a terminal event. */
 export class WatchError extends Error {
-  /** `not_found` (404: the task expired, or the server restarted), `forbidden` (403), `unreachable`, `http_error`, `stream_closed`. */
+  /**
+   * `not_found` (404: the task expired, or the server restarted), `forbidden` (403), `unreachable`, `http_error`,
+   * `stream_closed`, `unsupported` (the owner feed without EventSource, or with `transport: 'poll'`).
+   */
   readonly code: string;
   /** The HTTP status that stopped it, if one did. */
   readonly status: number | undefined;
+  /** The task it concerns, when `watchTasks()` long-polls a set task by task: the others go on. */
+  readonly taskId: string | undefined;
 
-  constructor(code: string, message: string, status: number | undefined) {
+  constructor(code: string, message: string, status: number | undefined, taskId?: string) {
     super(message);
     this.name = 'WatchError';
     this.code = code;
     this.status = status;
+    this.taskId = taskId;
   }
 }
 
@@ -41,6 +47,18 @@ export type TaskHandlers<Result = unknown> = EventHandlers<TaskSnapshot<Result>,
 
 /** A payload of the multiplexed stream: the single-task payload plus the `taskId` it belongs to. */
 export type WithTaskId<T> = T & { taskId: string };
+
+/** How `watchTask()` and `watchTasks()` connect. */
+export interface TransportOptions {
+  /** Send cookies to another origin (`new EventSource(url, { withCredentials })`, `fetch(..., { credentials })`). */
+  withCredentials?: boolean;
+  /** `'auto'`: stream, and long-poll when EventSource is missing or fails; `'poll'`: long-poll only. @default 'auto' */
+  transport?: 'auto' | 'poll';
+  /** After how many failed stream connections in a row, with no event between them, to long-poll. @default 3 */
+  maxStreamFailures?: number;
+  /** The `wait` of each long-poll request, in seconds (0 to 30). @default 25 */
+  pollWaitSeconds?: number;
+}
 
 /** The handlers of `watchTasks()`, whose payloads carry `taskId`. */
 export interface TaskSetHandlers<Result = unknown> extends EventHandlers<

@@ -179,4 +179,70 @@ describe('the browser client in Chromium', () => {
     // The client closed the stream after the last task ended: the server holds no stream for it.
     await waitUntil(() => t.tasks.openStreams === 0, 5000, 'the stream to close');
   });
+
+  it('long-polls each task of a set from where the stream had it, when the set stream keeps failing', async () => {
+    await openPage();
+    const ids = await Promise.all(Array.from({ length: 3 }, () => startTask(t.base, 'controlled')));
+    const jobs = await Promise.all(ids.map((id) => controlled.running(id)));
+    const setUrl = `/tasks/events?ids=${ids.join(',')}`;
+    await page.evaluate((url) => {
+      const w = window as unknown as { client: { watchTasks: (u: string, h: unknown) => void }; record: () => unknown };
+      w.client.watchTasks(url, w.record());
+    }, setUrl);
+    await waitForGot(3);
+    for (const running of jobs) running.job.progress(10);
+    await waitForGot(6);
+    // From now on every stream request ends at once, as behind a proxy that breaks long responses.
+    await page.route(`**${setUrl}`, (route) =>
+      route.fulfill({ status: 200, contentType: 'text/event-stream', body: 'retry: 50\n\n' }),
+    );
+    for (const socket of streamSockets) socket.destroy();
+    jobs[0]!.job.progress(20); // while no stream is open
+    await page.waitForFunction(() => (window as unknown as { states: string[] }).states.includes('polling'), null, {
+      timeout: 10_000,
+    });
+    for (const running of jobs.slice(1)) running.job.progress(20);
+    for (const running of jobs) running.complete('ok');
+    await waitForGot(12);
+    const events = (await got()) as string[];
+    for (const id of ids) {
+      // No gap and no second `status`: each long-poll starts after the task's last event on the stream.
+      expect(events.filter((e) => e.startsWith(`${id}:`))).toEqual([
+        `${id}:status`,
+        `${id}:10`,
+        `${id}:20`,
+        `${id}:complete`,
+      ]);
+    }
+    for (const id of ids)
+      expect(requested.some((url) => url.startsWith(`/tasks/${id}?wait=`) && url.includes('after='))).toBe(true);
+  });
+
+  it('long-polls each task of a set when the browser has no EventSource; the owner feed says it cannot', async () => {
+    await page.addInitScript(() => Reflect.deleteProperty(window, 'EventSource'));
+    await openPage();
+    const ids = await Promise.all(Array.from({ length: 2 }, () => startTask(t.base, 'controlled')));
+    const jobs = await Promise.all(ids.map((id) => controlled.running(id)));
+    await page.evaluate(
+      (url) => {
+        const w = window as unknown as {
+          client: { watchTasks: (u: string, h: unknown) => void };
+          record: () => unknown;
+        };
+        w.client.watchTasks(url, w.record());
+        w.client.watchTasks('/tasks/events', w.record());
+      },
+      `/tasks/events?ids=${ids.join(',')}`,
+    );
+    await waitForGot(3); // two statuses, and the owner feed's error
+    for (const running of jobs) running.job.progress(50);
+    for (const running of jobs) running.complete('ok');
+    await waitForGot(7);
+    const events = (await got()) as string[];
+    expect(events.filter((e) => e.startsWith('error'))).toEqual(['error: unsupported']);
+    for (const id of ids) {
+      expect(events.filter((e) => e.startsWith(`${id}:`))).toEqual([`${id}:status`, `${id}:50`, `${id}:complete`]);
+    }
+    expect(requested.filter((url) => url.includes('/events'))).toEqual([]);
+  });
 });
