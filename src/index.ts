@@ -16,6 +16,7 @@ export type {
   Lease,
   NewTaskEvent,
   OwnedTask,
+  QueueBound,
   TaskEventListener,
   TaskRecord,
   TaskStore,

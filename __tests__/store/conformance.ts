@@ -1,5 +1,12 @@
 import { randomUUID } from 'node:crypto';
-import { CommitConflictError, TaskFinishedError, type TaskSnapshot, type TaskStatus, type TaskStore } from '../../src';
+import {
+  CommitConflictError,
+  QueueFullError,
+  TaskFinishedError,
+  type TaskSnapshot,
+  type TaskStatus,
+  type TaskStore,
+} from '../../src';
 
 const limits = { historyLimit: 5, ttlMs: 60_000 };
 
@@ -287,6 +294,26 @@ export function describeTaskStore(name: string, makeStore: () => TaskStore | Pro
         await new Promise((r) => setTimeout(r, 50));
         expect(seen).toEqual([cancelled]);
         unwatch();
+      });
+
+      it('refuses to enqueue past a bound over several types, even to concurrent enqueues, and writes nothing', async () => {
+        const other = `${type}-other`;
+        for (const task of [queued(undefined, other), queued(undefined, other)])
+          await store.enqueue(task, null, limits);
+        const bound = { types: [type, other], maxQueued: 5 };
+        const tasks = Array.from({ length: 20 }, () => queued());
+        const outcomes = await Promise.allSettled(tasks.map((task) => store.enqueue(task, null, limits, bound)));
+        expect(outcomes.filter((o) => o.status === 'fulfilled')).toHaveLength(3);
+        for (const outcome of outcomes) {
+          if (outcome.status === 'rejected') expect(outcome.reason).toBeInstanceOf(QueueFullError);
+        }
+        const written = await Promise.all(tasks.map((task) => store.read(task.id)));
+        expect(written.filter((record) => record !== undefined)).toHaveLength(3);
+        expect(await store.queuedCount([type, other])).toBe(5);
+        // A claim makes room for one more.
+        await store.claim([type], lease('w'));
+        await store.enqueue(queued(), null, limits, bound);
+        await expect(store.enqueue(queued(), null, limits, bound)).rejects.toBeInstanceOf(QueueFullError);
       });
 
       it('counts the queued tasks of the types asked for, until they are claimed', async () => {

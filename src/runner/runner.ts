@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import { QueueFullError, RunnerClosedError, UnknownTaskTypeError } from '../errors';
+import { RunnerClosedError, UnknownTaskTypeError } from '../errors';
 import { isFinished } from '../status';
 import type { TaskStore } from '../store/types';
 import type { TaskEvent, TaskHandler, TaskSnapshot } from '../types';
@@ -126,9 +126,8 @@ export class TaskRunner extends EventEmitter<TaskRunnerEvents> {
       updatedAt: now,
     };
     if (options.owner !== undefined) snapshot.owner = options.owner;
-    const { maxQueued } = this.#options;
-    if ((await this.store.queuedCount(this.types)) >= maxQueued) throw new QueueFullError(maxQueued);
-    const stored = await this.store.enqueue(Object.freeze(snapshot), input, this.#context.limits);
+    const bound = { types: this.types, maxQueued: this.#options.maxQueued };
+    const stored = await this.store.enqueue(Object.freeze(snapshot), input, this.#context.limits, bound);
     this.emit('event', snapshot.id, stored);
     this.#worker.wake();
     return snapshot;

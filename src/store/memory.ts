@@ -1,4 +1,4 @@
-import { CommitConflictError, TaskFinishedError } from '../errors';
+import { CommitConflictError, QueueFullError, TaskFinishedError } from '../errors';
 import { isFinished, isTerminalEvent } from '../status';
 import type { TaskEvent, TaskSnapshot } from '../types';
 import type {
@@ -8,6 +8,7 @@ import type {
   Lease,
   NewTaskEvent,
   OwnedTask,
+  QueueBound,
   TaskEventListener,
   TaskRecord,
   TaskStore,
@@ -113,8 +114,13 @@ export class MemoryStore implements TaskStore {
     return Number(a) - Number(b);
   }
 
-  async enqueue(snapshot: TaskSnapshot, input: unknown, limits: CommitLimits): Promise<TaskEvent> {
-    const stored = await this.commit(snapshot, { event: 'status', data: JSON.stringify(snapshot) }, limits);
+  async enqueue(snapshot: TaskSnapshot, input: unknown, limits: CommitLimits, bound?: QueueBound): Promise<TaskEvent> {
+    if (bound !== undefined && this.#countQueued(bound.types) >= bound.maxQueued) {
+      throw new QueueFullError(bound.maxQueued);
+    }
+    // Not awaited before queueing: commit() runs to its end at once, and an enqueue running meanwhile must already
+    // count this task.
+    const stored = this.commit(snapshot, { event: 'status', data: JSON.stringify(snapshot) }, limits);
     this.#queue.push({ taskId: snapshot.id, type: snapshot.type, input });
     this.#queuedByType.set(snapshot.type, (this.#queuedByType.get(snapshot.type) ?? 0) + 1);
     for (const listener of this.#queuedListeners) listener();
@@ -167,6 +173,10 @@ export class MemoryStore implements TaskStore {
   }
 
   async queuedCount(types: readonly string[]): Promise<number> {
+    return this.#countQueued(types);
+  }
+
+  #countQueued(types: readonly string[]): number {
     let count = 0;
     for (const type of types) count += this.#queuedByType.get(type) ?? 0;
     return count;

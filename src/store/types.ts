@@ -25,6 +25,12 @@ export interface CommitLimits {
   ttlMs: number;
 }
 
+/** How full the queue may get: `enqueue()` refuses a task while `maxQueued` tasks of `types` already wait. */
+export interface QueueBound {
+  types: readonly string[];
+  maxQueued: number;
+}
+
 /** A precondition of `commit()`: the write happens only if the task's latest event id is still this one. */
 export interface CommitCondition {
   ifLastEventId: string;
@@ -99,9 +105,11 @@ export interface TaskStore {
 
   /**
    * Commits `snapshot` (status `queued`) with its `status` event, and queues the task with its `input` for a
-   * runner that runs its type, as one step. The input must be JSON-serializable for a shared store.
+   * runner that runs its type, as one step. The input must be JSON-serializable for a shared store. With `bound`,
+   * rejects with `QueueFullError` and writes nothing while `bound.maxQueued` tasks of `bound.types` wait (counted
+   * as `queuedCount` does), in the same step: concurrent enqueues, from any process, never pass the bound together.
    */
-  enqueue(snapshot: TaskSnapshot, input: unknown, limits: CommitLimits): Promise<TaskEvent>;
+  enqueue(snapshot: TaskSnapshot, input: unknown, limits: CommitLimits, bound?: QueueBound): Promise<TaskEvent>;
 
   /**
    * Takes the oldest queued, unfinished task of one of `types` and leases it to `lease.worker`; `undefined` when

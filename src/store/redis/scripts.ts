@@ -18,12 +18,19 @@ const FINISHED = `local function finished(st) return st == 'completed' or st == 
 /**
  * KEYS: task, events, leases, owners, queue, queued, the owner's index.
  * ARGV: snapshot, status, event, data, historyLimit, ttlMs, finished (1/0), condition ('' or 'c:' .. last id),
- * task id, enqueue (1/0), input, type, owner ('' for none), maxHistoryBytes.
- * Returns {'ok', id} | {'finished', status} | {'conflict'}.
+ * task id, enqueue (1/0), input, type, owner ('' for none), maxHistoryBytes, maxQueued ('' for none), then the
+ * types whose queues count against maxQueued.
+ * Returns {'ok', id} | {'finished', status} | {'conflict'} | {'full'}.
  * The history is trimmed exactly, oldest first, to at most historyLimit entries and maxHistoryBytes bytes of data
  * (the latest entry is always kept): usually one XDEL per commit once a task is at its limit.
  */
 export const COMMIT = `${FINISHED}
+if ARGV[10] == '1' and ARGV[15] ~= '' then
+  local queues = string.sub(KEYS[5], 1, #KEYS[5] - #ARGV[12]) -- 'p queue:', from this type's queue key
+  local queued = 0
+  for i = 16, #ARGV do queued = queued + redis.call('LLEN', queues .. ARGV[i]) end
+  if queued >= tonumber(ARGV[15]) then return {'full'} end
+end
 local st = redis.call('HGET', KEYS[1], 'st')
 if finished(st) then return {'finished', st} end
 local last = redis.call('HGET', KEYS[1], 'l') or ''

@@ -1,5 +1,5 @@
 import Redis, { type RedisOptions } from 'ioredis';
-import { CommitConflictError, TaskFinishedError } from '../../errors';
+import { CommitConflictError, QueueFullError, TaskFinishedError } from '../../errors';
 import { isFinished, isTerminalEvent } from '../../status';
 import type { TaskEvent, TaskEventName, TaskSnapshot } from '../../types';
 
@@ -10,6 +10,7 @@ import type {
   Lease,
   NewTaskEvent,
   OwnedTask,
+  QueueBound,
   TaskEventListener,
   TaskRecord,
   TaskStore,
@@ -137,7 +138,7 @@ export class RedisStore implements TaskStore {
     return compareStreamIds(a, b);
   }
 
-  async enqueue(snapshot: TaskSnapshot, input: unknown, limits: CommitLimits): Promise<TaskEvent> {
+  async enqueue(snapshot: TaskSnapshot, input: unknown, limits: CommitLimits, bound?: QueueBound): Promise<TaskEvent> {
     let json: string | undefined;
     try {
       json = JSON.stringify(input);
@@ -147,7 +148,8 @@ export class RedisStore implements TaskStore {
         { cause: error },
       );
     }
-    return this.#commit(snapshot, { event: 'status', data: JSON.stringify(snapshot) }, limits, undefined, json ?? '');
+    const event: NewTaskEvent = { event: 'status', data: JSON.stringify(snapshot) };
+    return this.#commit(snapshot, event, limits, undefined, json ?? '', bound);
   }
 
   async claim(types: readonly string[], { worker, leaseMs }: Lease): Promise<ClaimedTask | undefined> {
@@ -241,6 +243,7 @@ export class RedisStore implements TaskStore {
     limits: CommitLimits,
     condition: CommitCondition | undefined,
     input: string | undefined,
+    bound?: QueueBound,
   ): Promise<TaskEvent> {
     const id = snapshot.id;
     const keys = [
@@ -266,8 +269,11 @@ export class RedisStore implements TaskStore {
       snapshot.type,
       snapshot.owner ?? '',
       limits.maxHistoryBytes ?? 2 ** 53,
+      bound?.maxQueued ?? '',
+      ...(bound?.types ?? []),
     ];
     const [outcome, detail] = await this.#command.sseTasksCommit(...keys, ...args);
+    if (outcome === 'full') throw new QueueFullError(bound?.maxQueued ?? 0);
     if (outcome === 'finished') throw new TaskFinishedError(id, detail ?? 'finished');
     if (outcome === 'conflict' && condition !== undefined) throw new CommitConflictError(id);
     return { id: detail!, event: event.event, data: event.data };
