@@ -74,15 +74,27 @@ describe('the browser client in Chromium', () => {
     });
   }
 
+  /** Calls `window.client.watchTask` or `watchTasks` on the page for each url, with the recorder's handlers. */
+  async function watch(name: 'watchTask' | 'watchTasks', ...urls: string[]): Promise<void> {
+    await page.evaluate(
+      ([fn, list]) => {
+        const w = window as unknown as {
+          client: Record<string, (u: string, h: unknown) => void>;
+          record: () => unknown;
+        };
+        for (const url of list) w.client[fn]!(url, w.record());
+      },
+      [name, urls] as const,
+    );
+  }
+  const states = (): Promise<string[]> => page.evaluate(() => (window as unknown as { states: string[] }).states);
+
   it('keeps following across a connection the server drops: no gap, no duplicate', async () => {
     await openPage();
     const id = await startTask(t.base, 'controlled');
     const { job, complete } = await controlled.running(id);
     streamSockets.clear();
-    await page.evaluate((url) => {
-      const w = window as unknown as { client: { watchTask: (u: string, h: unknown) => void }; record: () => unknown };
-      w.client.watchTask(url, w.record());
-    }, `/tasks/${id}/events`);
+    await watch('watchTask', `/tasks/${id}/events`);
     await waitForGot(1);
     for (let p = 1; p <= 5; p++) job.progress(p);
     await waitForGot(6);
@@ -93,11 +105,7 @@ describe('the browser client in Chromium', () => {
     await waitForGot(12);
     expect(await got()).toEqual(['status', 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 'complete']);
     expect(requested.filter((url) => url === `/tasks/${id}/events`)).toHaveLength(2);
-    expect(await page.evaluate(() => (window as unknown as { states: string[] }).states)).toEqual([
-      'streaming',
-      'reconnecting',
-      'streaming',
-    ]);
+    expect(await states()).toEqual(['streaming', 'reconnecting', 'streaming']);
   });
 
   it('long-polls when the browser has no EventSource, losing nothing', async () => {
@@ -105,10 +113,7 @@ describe('the browser client in Chromium', () => {
     await openPage();
     const id = await startTask(t.base, 'controlled');
     const { job, complete } = await controlled.running(id);
-    await page.evaluate((url) => {
-      const w = window as unknown as { client: { watchTask: (u: string, h: unknown) => void }; record: () => unknown };
-      w.client.watchTask(url, w.record());
-    }, `/tasks/${id}/events`);
+    await watch('watchTask', `/tasks/${id}/events`);
     await waitForGot(1);
     for (let p = 1; p <= 20; p++) job.progress(p);
     await waitForGot(21);
@@ -123,10 +128,7 @@ describe('the browser client in Chromium', () => {
     await openPage();
     const id = await startTask(t.base, 'controlled');
     const { job, complete } = await controlled.running(id);
-    await page.evaluate((url) => {
-      const w = window as unknown as { client: { watchTask: (u: string, h: unknown) => void }; record: () => unknown };
-      w.client.watchTask(url, w.record());
-    }, `/tasks/${id}/events`);
+    await watch('watchTask', `/tasks/${id}/events`);
     await waitForGot(1);
     job.progress(1);
     await waitForGot(2);
@@ -143,25 +145,16 @@ describe('the browser client in Chromium', () => {
     complete('ok');
     await waitForGot(5);
     expect(await got()).toEqual(['status', 1, 2, 3, 'complete']);
-    const states = await page.evaluate(() => (window as unknown as { states: string[] }).states);
-    expect(states.at(-1)).toBe('polling');
-    expect(states.filter((s) => s === 'reconnecting').length).toBeGreaterThanOrEqual(1);
+    const seen = await states();
+    expect(seen.at(-1)).toBe('polling');
+    expect(seen.filter((s) => s === 'reconnecting').length).toBeGreaterThanOrEqual(1);
   });
 
   it('follows ten tasks on one page over HTTP/1.1 with one stream, and all of them complete', async () => {
     await openPage();
     const ids = await Promise.all(Array.from({ length: 10 }, () => startTask(t.base, 'controlled')));
     const jobs = await Promise.all(ids.map((id) => controlled.running(id)));
-    await page.evaluate(
-      (url) => {
-        const w = window as unknown as {
-          client: { watchTasks: (u: string, h: unknown) => void };
-          record: () => unknown;
-        };
-        w.client.watchTasks(url, w.record());
-      },
-      `/tasks/events?ids=${ids.join(',')}`,
-    );
+    await watch('watchTasks', `/tasks/events?ids=${ids.join(',')}`);
     await waitForGot(10);
     jobs.forEach((running, i) => running.job.progress(10 * (i + 1)));
     await waitForGot(20);
@@ -185,10 +178,7 @@ describe('the browser client in Chromium', () => {
     const ids = await Promise.all(Array.from({ length: 3 }, () => startTask(t.base, 'controlled')));
     const jobs = await Promise.all(ids.map((id) => controlled.running(id)));
     const setUrl = `/tasks/events?ids=${ids.join(',')}`;
-    await page.evaluate((url) => {
-      const w = window as unknown as { client: { watchTasks: (u: string, h: unknown) => void }; record: () => unknown };
-      w.client.watchTasks(url, w.record());
-    }, setUrl);
+    await watch('watchTasks', setUrl);
     await waitForGot(3);
     for (const running of jobs) running.job.progress(10);
     await waitForGot(6);
@@ -223,17 +213,7 @@ describe('the browser client in Chromium', () => {
     await openPage();
     const ids = await Promise.all(Array.from({ length: 2 }, () => startTask(t.base, 'controlled')));
     const jobs = await Promise.all(ids.map((id) => controlled.running(id)));
-    await page.evaluate(
-      (url) => {
-        const w = window as unknown as {
-          client: { watchTasks: (u: string, h: unknown) => void };
-          record: () => unknown;
-        };
-        w.client.watchTasks(url, w.record());
-        w.client.watchTasks('/tasks/events', w.record());
-      },
-      `/tasks/events?ids=${ids.join(',')}`,
-    );
+    await watch('watchTasks', `/tasks/events?ids=${ids.join(',')}`, '/tasks/events');
     await waitForGot(3); // two statuses, and the owner feed's error
     for (const running of jobs) running.job.progress(50);
     for (const running of jobs) running.complete('ok');
