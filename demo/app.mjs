@@ -24,7 +24,8 @@ const PUBLIC_FILES = new Map([
 const PUBLIC_DIR = new URL('./public/', import.meta.url);
 /** The browser client, as the package ships it (koa-sse-tasks/client): plain ES modules the page imports. */
 const CLIENT_DIR = new URL('./', import.meta.resolve('koa-sse-tasks/client'));
-const CLIENT_FILES = new Set(['/client/index.js', '/client/poll.js', '/client/types.js']);
+/** The browser client's modules (dist/client/*.js), as the page imports them. */
+const CLIENT_FILE = /^\/client\/[a-z-]+\.js$/;
 /** The cookie naming this browser's anonymous owner, whose reports the "My reports" list follows. */
 const OWNER_COOKIE = 'demo-owner';
 
@@ -101,10 +102,15 @@ async function anonymousOwner(ctx, next) {
 }
 
 async function servePublic(ctx, next) {
-  if (CLIENT_FILES.has(ctx.path) && (ctx.method === 'GET' || ctx.method === 'HEAD')) {
+  if (CLIENT_FILE.test(ctx.path) && (ctx.method === 'GET' || ctx.method === 'HEAD')) {
+    const file = await readFile(new URL(ctx.path.slice('/client/'.length), CLIENT_DIR)).catch((error) => {
+      if (error.code === 'ENOENT') return undefined; // not a module of the client: a 404
+      throw error;
+    });
+    if (file === undefined) return next();
     ctx.type = 'text/javascript; charset=utf-8';
     ctx.set('Cache-Control', 'no-cache');
-    ctx.body = await readFile(new URL(ctx.path.slice('/client/'.length), CLIENT_DIR));
+    ctx.body = file;
     return;
   }
   const entry = PUBLIC_FILES.get(ctx.path);

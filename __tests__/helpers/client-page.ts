@@ -17,7 +17,7 @@ export const clientPage: Koa.Middleware = async (ctx, next) => {
       '<script type="module">import * as client from "/client/index.js"; window.client = client;</script>';
     return;
   }
-  const match = /^\/client\/(index|poll|types)\.js$/.exec(ctx.path);
+  const match = /^\/client\/([a-z-]+)\.js$/.exec(ctx.path);
   if (match === null) {
     await next();
     return;

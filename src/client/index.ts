@@ -1,6 +1,7 @@
 // koa-sse-tasks/client: follow tasks from a browser. Browser code only (EventSource, fetch), one ES module.
 import type { ProgressData, TaskSnapshot } from '../types.js';
 import { pollTask } from './poll.js';
+import { followStream } from './stream.js';
 import {
   WatchError,
   type EventHandlers,
@@ -28,7 +29,6 @@ export type WatchTaskOptions<Result = unknown> = TaskHandlers<Result> & Transpor
 export type WatchTasksOptions<Result = unknown> = TaskSetHandlers<Result> & TransportOptions;
 
 const TERMINAL = new Set(['complete', 'failed', 'cancelled']);
-const TASK_EVENTS = ['status', 'progress', 'complete', 'failed', 'cancelled'] as const;
 
 /**
  * Follows one task. `url` is its event stream, `/tasks/:id/events`. Calls the handler of each event with its parsed
@@ -73,22 +73,12 @@ export function watchTask<Result = unknown>(url: string, options: WatchTaskOptio
     poll();
     return stop;
   }
-  const stream = new EventSource(url, { withCredentials });
-  closeStream = () => stream.close();
-  let failures = 0;
-  for (const name of TASK_EVENTS) {
-    stream.addEventListener(name, (message) => {
-      failures = 0;
-      dispatch(name, JSON.parse(message.data as string) as unknown, message.lastEventId);
-    });
-  }
-  stream.addEventListener('heartbeat', () => (failures = 0));
-  stream.addEventListener('open', () => !stopped && options.onConnection?.('streaming'));
-  stream.addEventListener('error', () => {
-    if (stopped) return;
-    // CLOSED: the server refused the stream (an error status, a wrong type); CONNECTING: the browser retries.
-    if (stream.readyState === EventSource.CLOSED || ++failures >= maxStreamFailures) poll();
-    else options.onConnection?.('reconnecting');
+  closeStream = followStream(url, {
+    withCredentials,
+    maxFailures: maxStreamFailures,
+    onEvent: dispatch,
+    onConnection: (state) => options.onConnection?.(state),
+    onGiveUp: poll,
   });
   return stop;
 }
@@ -155,24 +145,16 @@ export function watchTasks<Result = unknown>(url: string, options: WatchTasksOpt
     else fail(new WatchError('unsupported', 'The owner feed is a stream: long-polls follow tasks by id', undefined));
     return stop;
   }
-  const stream = new EventSource(url, { withCredentials });
-  closeStream = () => stream.close();
-  let failures = 0;
-  for (const name of TASK_EVENTS) {
-    stream.addEventListener(name, (message) => {
-      failures = 0;
-      if (ids !== undefined) positions = new URLSearchParams(message.lastEventId);
-      dispatch(name, JSON.parse(message.data as string) as WithTaskId<object>);
-    });
-  }
-  stream.addEventListener('heartbeat', () => (failures = 0));
-  stream.addEventListener('open', () => !stopped && options.onConnection?.('streaming'));
-  stream.addEventListener('error', () => {
-    if (stopped) return;
-    // CLOSED: the server refused the stream (an error status, a wrong type); CONNECTING: the browser retries.
-    const refused = stream.readyState === EventSource.CLOSED;
-    if (refused || (ids !== undefined && ++failures >= maxStreamFailures)) poll();
-    else options.onConnection?.('reconnecting');
+  closeStream = followStream(url, {
+    withCredentials,
+    // The owner feed has no long-poll to fall back to: the browser keeps reconnecting it.
+    maxFailures: ids === undefined ? Infinity : maxStreamFailures,
+    onEvent: (event, data, id) => {
+      if (ids !== undefined) positions = new URLSearchParams(id);
+      dispatch(event, data as WithTaskId<object>);
+    },
+    onConnection: (state) => options.onConnection?.(state),
+    onGiveUp: poll,
   });
   return stop;
 }
