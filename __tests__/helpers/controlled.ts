@@ -1,5 +1,5 @@
-import type { Job, TaskRunner } from '../../src';
-import { waitUntil } from './app';
+import type { Job, TaskRunner, TaskStore } from '../../src';
+import { startApp, startTask, waitUntil, type TestApp } from './app';
 
 export interface ControlledJob {
   job: Job;
@@ -30,4 +30,18 @@ export function defineControlled(
       return jobs.get(id)!;
     },
   };
+}
+
+/** An app whose runner keeps `historyLimit` events per task in `store`, with one controlled task already running. */
+export async function startWithRunningTask(
+  store: TaskStore,
+  historyLimit = 50,
+): Promise<{ t: TestApp; id: string; running: ControlledJob }> {
+  let controlled!: ReturnType<typeof defineControlled>;
+  const t = await startApp({
+    runner: { store, historyLimit },
+    define: (runner) => (controlled = defineControlled(runner)),
+  });
+  const id = await startTask(t.base, 'controlled');
+  return { t, id, running: await controlled.running(id) };
 }

@@ -1,6 +1,6 @@
 import { MemoryStore, type TaskSnapshot } from '../../src';
-import { startApp, startTask, waitUntil, type TestApp } from '../helpers/app';
-import { defineControlled, type ControlledJob } from '../helpers/controlled';
+import { waitUntil, type TestApp } from '../helpers/app';
+import { startWithRunningTask, type ControlledJob } from '../helpers/controlled';
 
 interface Answer {
   snapshot: TaskSnapshot;
@@ -10,18 +10,12 @@ interface Answer {
 describe('following a task by long-polling GET /tasks/:id?wait=&after=', () => {
   let t: TestApp;
   let store: MemoryStore;
-  let controlled: ReturnType<typeof defineControlled>;
   let id: string;
   let running: ControlledJob;
 
   beforeEach(async () => {
     store = new MemoryStore();
-    t = await startApp({
-      runner: { store, historyLimit: 50 },
-      define: (runner) => (controlled = defineControlled(runner)),
-    });
-    id = await startTask(t.base, 'controlled');
-    running = await controlled.running(id);
+    ({ t, id, running } = await startWithRunningTask(store));
   });
   afterEach(() => t.close());
 

@@ -1,6 +1,6 @@
 import { MemoryStore, type TaskEvent, type TaskRecord } from '../../src';
-import { deferred, startApp, startTask, type TestApp } from '../helpers/app';
-import { defineControlled, type ControlledJob } from '../helpers/controlled';
+import { deferred, type TestApp } from '../helpers/app';
+import { startWithRunningTask, type ControlledJob } from '../helpers/controlled';
 import { dataOf, openStream, withoutHeartbeats, type ParsedEvent } from '../helpers/sse';
 
 /** A memory store whose reads can be held open, so a test can commit events while a replay is being written. */
@@ -55,18 +55,12 @@ function percents(events: ParsedEvent[]): number[] {
 describe('resuming with Last-Event-ID', () => {
   let t: TestApp;
   let store: HeldStore;
-  let controlled: ReturnType<typeof defineControlled>;
   let id: string;
   let running: ControlledJob;
 
   beforeEach(async () => {
     store = new HeldStore();
-    t = await startApp({
-      runner: { store, historyLimit: 50 },
-      define: (runner) => (controlled = defineControlled(runner)),
-    });
-    id = await startTask(t.base, 'controlled');
-    running = await controlled.running(id);
+    ({ t, id, running } = await startWithRunningTask(store));
   });
   afterEach(() => t.close());
 
