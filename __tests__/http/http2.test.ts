@@ -4,6 +4,7 @@ import Koa from 'koa';
 import { createParser } from 'eventsource-parser';
 import { sseTasks, TaskRunner } from '../../src';
 import { defineControlled } from '../helpers/controlled';
+import { http2Request } from '../helpers/http2';
 
 const CONNECTION_SPECIFIC = ['connection', 'keep-alive', 'transfer-encoding', 'upgrade', 'proxy-connection'];
 
@@ -33,22 +34,7 @@ describe('over HTTP/2', () => {
     await runner.close();
   });
 
-  function request(
-    headers: http2.OutgoingHttpHeaders,
-    body?: string,
-  ): Promise<{ headers: http2.IncomingHttpHeaders; body: string }> {
-    return new Promise((resolve, reject) => {
-      const stream = client.request(headers);
-      let text = '';
-      let responseHeaders: http2.IncomingHttpHeaders = {};
-      stream.setEncoding('utf8');
-      stream.on('response', (h) => (responseHeaders = h));
-      stream.on('data', (chunk: string) => (text += chunk));
-      stream.on('end', () => resolve({ headers: responseHeaders, body: text }));
-      stream.on('error', reject);
-      stream.end(body);
-    });
-  }
+  const request = (headers: http2.OutgoingHttpHeaders, body?: string) => http2Request(client, headers, body);
 
   it('streams a task with no connection-specific header, several streams on one connection', async () => {
     const created = await request(

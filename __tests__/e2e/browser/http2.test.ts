@@ -12,6 +12,7 @@ import type { Browser } from 'playwright-core';
 import { sseTasks, TaskRunner } from '../../../src';
 import { launchChromium } from '../../helpers/browser';
 import { clientPage } from '../../helpers/client-page';
+import { http2Request } from '../../helpers/http2';
 import { defineControlled } from '../../helpers/controlled';
 
 const CONNECTION_SPECIFIC = ['connection', 'keep-alive', 'transfer-encoding', 'upgrade', 'proxy-connection'];
@@ -71,18 +72,7 @@ describe('over HTTP/2 with TLS (createSecureServer, allowHTTP1)', () => {
   it("serves node's http2 client: a task stream and a multiplexed stream side by side on one connection", async () => {
     sessions = 0;
     const client = http2.connect(base, { ca: cert, checkServerIdentity: () => undefined });
-    const request = (headers: http2.OutgoingHttpHeaders, body?: string) =>
-      new Promise<{ headers: http2.IncomingHttpHeaders; body: string }>((resolve, reject) => {
-        const stream = client.request(headers);
-        let text = '';
-        let responseHeaders: http2.IncomingHttpHeaders = {};
-        stream.setEncoding('utf8');
-        stream.on('response', (h) => (responseHeaders = h));
-        stream.on('data', (chunk: string) => (text += chunk));
-        stream.on('end', () => resolve({ headers: responseHeaders, body: text }));
-        stream.on('error', reject);
-        stream.end(body);
-      });
+    const request = (headers: http2.OutgoingHttpHeaders, body?: string) => http2Request(client, headers, body);
     try {
       const post = () =>
         request({ ':method': 'POST', ':path': '/tasks', 'content-type': 'application/json' }, '{"type":"controlled"}');
