@@ -8,7 +8,7 @@ import path from 'node:path';
 import { EventSource } from 'eventsource';
 import Redis from 'ioredis';
 import type { ProgressData, TaskSnapshot } from '../../src';
-import { spawnDemo, stopDemo } from '../helpers/demo';
+import { expectFebruaryCsv, spawnDemo, stopDemo } from '../helpers/demo';
 import { REDIS_URL, deleteKeys, uniquePrefix } from '../helpers/redis';
 
 interface Demo {
@@ -97,15 +97,7 @@ test('a report started on instance A is followed to its end and downloaded on in
 
   // The worker wrote the CSV to the shared folder; instance B serves it.
   expect(await readdir(reportsDir)).toEqual([`${task.id}.csv`]);
-  const csv = await fetch(`${b}${done.result?.url}`);
-  expect(csv.status).toBe(200);
-  expect(csv.headers.get('content-type')).toBe('text/csv; charset=utf-8');
-  expect(csv.headers.get('content-disposition')).toBe(`attachment; filename="${task.id}.csv"`);
-  const lines = (await csv.text()).trimEnd().split('\n');
-  expect(lines[0]).toBe('date,orders,revenue');
-  expect(lines).toHaveLength(1 + 29);
-  expect(lines[1]).toMatch(/^2024-02-01,\d+,\d+\.\d\d$/);
-  expect(lines[29]).toMatch(/^2024-02-29,\d+,\d+\.\d\d$/);
+  await expectFebruaryCsv(`${b}${done.result?.url}`, task.id);
 });
 
 test('SIGTERM stops every child, then the demo exits with 0', async () => {

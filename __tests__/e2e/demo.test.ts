@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { EventSource } from 'eventsource';
 import type { ProgressData, TaskSnapshot } from '../../src';
-import { startDemo, stopDemo, type Demo } from '../helpers/demo';
+import { expectFebruaryCsv, startDemo, stopDemo, type Demo } from '../helpers/demo';
 
 interface Received {
   event: string;
@@ -97,15 +97,7 @@ describe('a report task', () => {
     expect(done).toMatchObject({ id: task.id, status: 'completed', progress: 100 });
     expect(done.result).toMatchObject({ url: `/reports/${task.id}.csv`, rows: 29, month: '2024-02' });
 
-    const csv = await fetch(`${demo.url}${done.result?.url}`);
-    expect(csv.status).toBe(200);
-    expect(csv.headers.get('content-type')).toBe('text/csv; charset=utf-8');
-    expect(csv.headers.get('content-disposition')).toBe(`attachment; filename="${task.id}.csv"`);
-    const lines = (await csv.text()).trimEnd().split('\n');
-    expect(lines[0]).toBe('date,orders,revenue');
-    expect(lines).toHaveLength(1 + 29);
-    expect(lines[1]).toMatch(/^2024-02-01,\d+,\d+\.\d\d$/);
-    expect(lines[29]).toMatch(/^2024-02-29,\d+,\d+\.\d\d$/);
+    await expectFebruaryCsv(`${demo.url}${done.result?.url}`, task.id);
   });
 
   test('asked to fail, ends with a failed event that gives the reason', async () => {

@@ -73,3 +73,16 @@ export function stopDemo(child: ChildProcess, killAfterMs = 5_000): Promise<numb
     child.kill('SIGTERM');
   });
 }
+
+/** Downloads the demo's report of February 2024 and checks it is the CSV the job writes: a header and 29 days. */
+export async function expectFebruaryCsv(url: string, taskId: string): Promise<void> {
+  const csv = await fetch(url);
+  expect(csv.status).toBe(200);
+  expect(csv.headers.get('content-type')).toBe('text/csv; charset=utf-8');
+  expect(csv.headers.get('content-disposition')).toBe(`attachment; filename="${taskId}.csv"`);
+  const lines = (await csv.text()).trimEnd().split('\n');
+  expect(lines[0]).toBe('date,orders,revenue');
+  expect(lines).toHaveLength(1 + 29);
+  expect(lines[1]).toMatch(/^2024-02-01,\d+,\d+\.\d\d$/);
+  expect(lines[29]).toMatch(/^2024-02-29,\d+,\d+\.\d\d$/);
+}
