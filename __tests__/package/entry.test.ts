@@ -9,6 +9,33 @@ function node(args: string[]): string {
   return execFileSync(process.execPath, args, { cwd: root, encoding: 'utf8' }).trim();
 }
 
+/**
+ * Compiles `source` strictly, as a consumer of the package would, from a file named `name` (`.mts`: ES module, `.cts`:
+ * CommonJS, under node16 resolution); throws on a type error.
+ */
+function compileConsumer(name: string, source: string, extra: string[] = []): void {
+  const target = path.join(root, '__tests__/package', `.${name}`);
+  writeFileSync(target, source);
+  try {
+    node([
+      require.resolve('typescript/bin/tsc'),
+      '--noEmit',
+      '--strict',
+      '--skipLibCheck',
+      '--module',
+      'node16',
+      '--moduleResolution',
+      'node16',
+      ...extra,
+      '--types',
+      'node',
+      target,
+    ]);
+  } finally {
+    rmSync(target, { force: true });
+  }
+}
+
 describe('the published entry', () => {
   it('works with require()', () => {
     const out = node(['-e', "const m = require('koa-sse-tasks'); console.log(typeof m.sseTasks, typeof m.TaskRunner)"]);
@@ -40,30 +67,7 @@ describe('the published entry', () => {
       '// @ts-expect-error percent is a number',
       "runner.define('bad', (job) => job.progress('40'));",
     ].join('\n');
-    for (const [file, moduleKind] of [
-      ['consumer.mts', 'node16'],
-      ['consumer.cts', 'node16'],
-    ] as const) {
-      const target = path.join(root, '__tests__/package', `.${file}`);
-      writeFileSync(target, consumer);
-      try {
-        node([
-          require.resolve('typescript/bin/tsc'),
-          '--noEmit',
-          '--strict',
-          '--skipLibCheck',
-          '--module',
-          moduleKind,
-          '--moduleResolution',
-          moduleKind,
-          '--types',
-          'node',
-          target,
-        ]);
-      } finally {
-        rmSync(target, { force: true });
-      }
-    }
+    for (const file of ['consumer.mts', 'consumer.cts']) compileConsumer(file, consumer);
   });
 
   it('ships the browser client as ES modules with types (koa-sse-tasks/client)', () => {
@@ -84,26 +88,6 @@ describe('the published entry', () => {
       '// @ts-expect-error progress payloads have no `result`',
       "watchTask('/tasks/1/events', { onProgress: (p) => p.result });",
     ].join('\n');
-    const target = path.join(root, '__tests__/package', '.client-consumer.mts');
-    writeFileSync(target, consumer);
-    try {
-      node([
-        require.resolve('typescript/bin/tsc'),
-        '--noEmit',
-        '--strict',
-        '--skipLibCheck',
-        '--module',
-        'node16',
-        '--moduleResolution',
-        'node16',
-        '--lib',
-        'ES2022,DOM',
-        '--types',
-        'node',
-        target,
-      ]);
-    } finally {
-      rmSync(target, { force: true });
-    }
+    compileConsumer('client-consumer.mts', consumer, ['--lib', 'ES2022,DOM']);
   });
 });
