@@ -8,7 +8,7 @@ import path from 'node:path';
 import { EventSource } from 'eventsource';
 import Redis from 'ioredis';
 import type { ProgressData, TaskSnapshot } from '../../src';
-import { expectFebruaryCsv, spawnDemo, stopDemo } from '../helpers/demo';
+import { expectFebruaryCsv, spawnDemo, stopDemo, type ReportResult, type Received } from '../helpers/demo';
 import { REDIS_URL, deleteKeys, uniquePrefix } from '../helpers/redis';
 
 interface Demo {
@@ -18,17 +18,6 @@ interface Demo {
   /** Every child: the web instances and the worker. */
   pids: number[];
   output: () => string;
-}
-
-interface Received {
-  event: string;
-  data: unknown;
-}
-
-interface ReportResult {
-  url: string;
-  rows: number;
-  month: string;
 }
 
 jest.setTimeout(30_000);

@@ -6,18 +6,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { EventSource } from 'eventsource';
 import type { ProgressData, TaskSnapshot } from '../../src';
-import { expectFebruaryCsv, startDemo, stopDemo, type Demo } from '../helpers/demo';
-
-interface Received {
-  event: string;
-  data: unknown;
-}
-
-interface ReportResult {
-  url: string;
-  rows: number;
-  month: string;
-}
+import { expectFebruaryCsv, startDemo, stopDemo, type Demo, type ReportResult, type Received } from '../helpers/demo';
 
 const TERMINAL = ['complete', 'failed', 'cancelled'];
 /** Long enough that a cancel sent after the first progress event lands well before the job ends. */

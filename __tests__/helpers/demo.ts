@@ -1,6 +1,19 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 
+/** An event a test client received from the demo: its name and parsed data. */
+export interface Received {
+  event: string;
+  data: unknown;
+}
+
+/** What the demo's report job returns. */
+export interface ReportResult {
+  url: string;
+  rows: number;
+  month: string;
+}
+
 const ROOT = path.resolve(__dirname, '../..');
 
 export interface Demo {
