@@ -1,5 +1,5 @@
 import { MemoryStore, type TaskEvent, type TaskSnapshot } from '../../src';
-import type { CommitLimits, NewTaskEvent, TaskEventListener } from '../../src';
+import type { CommitLimits, NewTaskEvent, QueueBound, TaskEventListener } from '../../src';
 import { startApp, startTask, waitUntil, type TestApp } from '../helpers/app';
 import { defineControlled } from '../helpers/controlled';
 import { openStream } from '../helpers/sse';
@@ -7,6 +7,7 @@ import { openStream } from '../helpers/sse';
 /** A memory store that can be told to fail, as a remote store does when its server is away. */
 class FlakyStore extends MemoryStore {
   failSubscribe = false;
+  /** Every write fails: commits and enqueues. */
   failCommit = false;
 
   override async subscribe(taskId: string, listener: TaskEventListener): Promise<() => void> {
@@ -17,6 +18,16 @@ class FlakyStore extends MemoryStore {
   override async commit(snapshot: TaskSnapshot, event: NewTaskEvent, limits: CommitLimits): Promise<TaskEvent> {
     if (this.failCommit) throw new Error('store unreachable (commit)');
     return super.commit(snapshot, event, limits);
+  }
+
+  override async enqueue(
+    snapshot: TaskSnapshot,
+    input: unknown,
+    limits: CommitLimits,
+    bound?: QueueBound,
+  ): Promise<TaskEvent> {
+    if (this.failCommit) throw new Error('store unreachable (enqueue)');
+    return super.enqueue(snapshot, input, limits, bound);
   }
 }
 

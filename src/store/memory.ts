@@ -54,10 +54,20 @@ export class MemoryStore implements TaskStore {
 
   async commit(
     snapshot: TaskSnapshot,
-    { event, data }: NewTaskEvent,
+    event: NewTaskEvent,
     limits: CommitLimits,
     condition?: CommitCondition,
   ): Promise<TaskEvent> {
+    return this.#commitNow(snapshot, event, limits, condition);
+  }
+
+  /** A commit as one synchronous step, so `enqueue` can count, commit and queue with nothing in between. */
+  #commitNow(
+    snapshot: TaskSnapshot,
+    { event, data }: NewTaskEvent,
+    limits: CommitLimits,
+    condition?: CommitCondition,
+  ): TaskEvent {
     let entry = this.#tasks.get(snapshot.id);
     if (entry !== undefined && isFinished(entry.record.snapshot.status)) {
       throw new TaskFinishedError(snapshot.id, entry.record.snapshot.status);
@@ -118,9 +128,7 @@ export class MemoryStore implements TaskStore {
     if (bound !== undefined && this.#countQueued(bound.types) >= bound.maxQueued) {
       throw new QueueFullError(bound.maxQueued);
     }
-    // Not awaited before queueing: commit() runs to its end at once, and an enqueue running meanwhile must already
-    // count this task.
-    const stored = this.commit(snapshot, { event: 'status', data: JSON.stringify(snapshot) }, limits);
+    const stored = this.#commitNow(snapshot, { event: 'status', data: JSON.stringify(snapshot) }, limits);
     this.#queue.push({ taskId: snapshot.id, type: snapshot.type, input });
     this.#queuedByType.set(snapshot.type, (this.#queuedByType.get(snapshot.type) ?? 0) + 1);
     for (const listener of this.#queuedListeners) listener();
