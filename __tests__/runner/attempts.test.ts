@@ -3,17 +3,7 @@ import { TaskRunner, type Job, type TaskEvent, type TaskSnapshot } from '../../s
 import { RedisStore } from '../../src/redis';
 import { waitUntil } from '../helpers/app';
 import { REDIS_URL, deleteKeys, uniquePrefix } from '../helpers/redis';
-
-async function finished(runner: TaskRunner, id: string, timeoutMs = 5000): Promise<TaskSnapshot> {
-  let snapshot: TaskSnapshot | undefined;
-  const started = Date.now();
-  while (Date.now() - started < timeoutMs) {
-    snapshot = await runner.get(id);
-    if (snapshot && ['completed', 'failed', 'cancelled'].includes(snapshot.status)) return snapshot;
-    await new Promise((r) => setTimeout(r, 5));
-  }
-  throw new Error(`task ${id} did not finish: ${JSON.stringify(snapshot)}`);
-}
+import { finished } from '../helpers/tasks';
 
 function eventsOf(runner: TaskRunner): Map<string, TaskEvent[]> {
   const seen = new Map<string, TaskEvent[]>();

@@ -6,9 +6,9 @@ import {
   UnknownTaskTypeError,
   type Job,
   type TaskEvent,
-  type TaskSnapshot,
 } from '../../src';
 import { deferred, waitUntil } from '../helpers/app';
+import { finished } from '../helpers/tasks';
 
 type Recorded = { taskId: string; event: TaskEvent };
 
@@ -16,17 +16,6 @@ function recordEvents(runner: TaskRunner): Recorded[] {
   const seen: Recorded[] = [];
   runner.on('event', (taskId, event) => seen.push({ taskId, event }));
   return seen;
-}
-
-async function finished(runner: TaskRunner, id: string): Promise<TaskSnapshot> {
-  let snapshot: TaskSnapshot | undefined;
-  const started = Date.now();
-  while (Date.now() - started < 5000) {
-    snapshot = await runner.get(id);
-    if (snapshot && ['completed', 'failed', 'cancelled'].includes(snapshot.status)) return snapshot;
-    await new Promise((r) => setTimeout(r, 5));
-  }
-  throw new Error(`task ${id} did not finish: ${JSON.stringify(snapshot)}`);
 }
 
 describe('TaskRunner', () => {

@@ -105,7 +105,32 @@ export function backoff(ms: number, signal: AbortSignal): Promise<void> {
   });
 }
 
+/**
+ * The `error.message` of a failed task: always a string, whatever the handler threw, and never a throw itself (an
+ * error whose `message` getter throws, or a revoked Proxy, would otherwise leave the task running forever).
+ */
 export function messageOf(error: unknown): string {
-  if (error instanceof Error) return error.message || error.name;
-  return typeof error === 'string' ? error : 'The task failed';
+  if (typeof error === 'string' && error !== '') return error;
+  if (typeof error !== 'object' || error === null) return 'The task failed';
+  const message = read(error, 'message');
+  if (typeof message === 'string' && message !== '') return message;
+  const name = read(error, 'name');
+  return isError(error) && typeof name === 'string' && name !== '' ? name : 'The task failed';
+}
+
+/** A property of something a handler threw, or `undefined` if reading it throws (a getter, a revoked Proxy). */
+function read(value: object, key: 'message' | 'name'): unknown {
+  try {
+    return (value as Record<string, unknown>)[key];
+  } catch {
+    return undefined;
+  }
+}
+
+function isError(value: object): boolean {
+  try {
+    return value instanceof Error;
+  } catch {
+    return false;
+  }
 }

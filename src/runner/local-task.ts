@@ -71,7 +71,8 @@ export class LocalTask {
     const running: TaskSnapshot = { ...snapshot, status: 'running', updatedAt: new Date().toISOString() };
     this.#done = this.#commit(running, 'status', JSON.stringify(running))
       .then(
-        () => this.#attempts(),
+        // Whatever escapes the attempts still ends the task: a task is never left running by its own failure.
+        () => this.#attempts().catch((error: unknown) => this.finish('failed', { message: messageOf(error) })),
         () => {},
       )
       .finally(() => {
