@@ -4,7 +4,8 @@
  * the clocks of the processes sharing it do not matter.
  *
  * Keys (`p` is the key prefix): `p task:<id>` a hash (s snapshot JSON, st status, l latest event id, h history limit,
- * b bytes of event data the stream holds, i input JSON while queued); `p events:<id>` the task's stream (e event, d data, p previous event id);
+ * b bytes of event data the stream holds, i input JSON while queued, r the tokens of its last 4 commits with the ids
+ * they stored, `token:id,...`); `p events:<id>` the task's stream (e event, d data, p previous event id);
  * `p queue:<type>` a list of queued task ids; `p leases` a sorted set of task id -> lease deadline (ms);
  * `p owners` a hash of task id -> worker; `p queued` a stream that wakes workers when a task is queued;
  * `p owner:<owner>` a stream with one entry (t task id) per task of that owner, written by its first commit.
@@ -18,22 +19,31 @@ const FINISHED = `local function finished(st) return st == 'completed' or st == 
 /**
  * KEYS: task, events, leases, owners, queue, queued, the owner's index.
  * ARGV: snapshot, status, event, data, historyLimit, ttlMs, finished (1/0), condition ('' or 'c:' .. last id),
- * task id, enqueue (1/0), input, type, owner ('' for none), maxHistoryBytes, maxQueued ('' for none), then the
- * types whose queues count against maxQueued.
+ * task id, enqueue (1/0), input, type, owner ('' for none), maxHistoryBytes, maxQueued ('' for none), token, then
+ * the types whose queues count against maxQueued.
  * Returns {'ok', id} | {'finished', status} | {'conflict'} | {'full'}.
+ * The token (unique per commit call) makes a commit idempotent: ioredis resends a command whose reply a reset
+ * connection lost, and a resend of a commit that already ran answers {'ok', the id it stored} and writes nothing,
+ * before any other check (so a resent terminal commit is not 'finished', nor a resent enqueue 'full'). The last 4
+ * tokens are kept, so commits of other processes landing between the run and its resend do not defeat it.
  * The history is trimmed exactly, oldest first, to at most historyLimit entries and maxHistoryBytes bytes of data
  * (the latest entry is always kept): usually one XDEL per commit once a task is at its limit.
  */
 export const COMMIT = `${FINISHED}
+local task = redis.call('HMGET', KEYS[1], 'r', 'st', 'l')
+local recent = task[1] or ''
+for token, stored in string.gmatch(recent, '([^,:]+):([^,]+)') do
+  if token == ARGV[16] then return {'ok', stored} end
+end
 if ARGV[10] == '1' and ARGV[15] ~= '' then
   local queues = string.sub(KEYS[5], 1, #KEYS[5] - #ARGV[12]) -- 'p queue:', from this type's queue key
   local queued = 0
-  for i = 16, #ARGV do queued = queued + redis.call('LLEN', queues .. ARGV[i]) end
+  for i = 17, #ARGV do queued = queued + redis.call('LLEN', queues .. ARGV[i]) end
   if queued >= tonumber(ARGV[15]) then return {'full'} end
 end
-local st = redis.call('HGET', KEYS[1], 'st')
+local st = task[2]
 if finished(st) then return {'finished', st} end
-local last = redis.call('HGET', KEYS[1], 'l') or ''
+local last = task[3] or ''
 if ARGV[8] ~= '' and ARGV[8] ~= 'c:' .. last then return {'conflict'} end
 local id = redis.call('XADD', KEYS[2], '*', 'e', ARGV[3], 'd', ARGV[4], 'p', last)
 local bytes = (tonumber(redis.call('HGET', KEYS[1], 'b')) or 0) + #ARGV[4]
@@ -46,7 +56,11 @@ while len > 1 and (len > maxLen or bytes > maxBytes) do
   redis.call('XDEL', KEYS[2], oldest[1])
   len = len - 1
 end
-redis.call('HSET', KEYS[1], 's', ARGV[1], 'st', ARGV[2], 'l', id, 'h', ARGV[5], 'b', bytes)
+local tokens = {}
+for pair in string.gmatch(recent, '[^,]+') do tokens[#tokens + 1] = pair end
+tokens[#tokens + 1] = ARGV[16] .. ':' .. id
+recent = table.concat(tokens, ',', math.max(1, #tokens - 3))
+redis.call('HSET', KEYS[1], 's', ARGV[1], 'st', ARGV[2], 'l', id, 'h', ARGV[5], 'b', bytes, 'r', recent)
 if last == '' and ARGV[13] ~= '' then redis.call('XADD', KEYS[7], '*', 't', ARGV[9]) end
 if ARGV[10] == '1' then
   redis.call('HSET', KEYS[1], 'i', ARGV[11])

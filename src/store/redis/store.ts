@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import Redis, { type RedisOptions } from 'ioredis';
 import { CommitConflictError, QueueFullError, TaskFinishedError } from '../../errors';
 import { isFinished, isTerminalEvent } from '../../status';
@@ -53,6 +54,9 @@ export class RedisStore implements TaskStore {
   readonly #readTimeoutMs: number;
   readonly #logger: RedisStoreLogger;
   readonly #where: string;
+  /** Commit tokens are this (unique per store) and a counter: see `#commit`. */
+  readonly #tokenPrefix = randomBytes(6).toString('base64url');
+  #commits = 0;
   #down = false;
   #closing: Promise<void> | undefined;
 
@@ -270,6 +274,9 @@ export class RedisStore implements TaskStore {
       snapshot.owner ?? '',
       limits.maxHistoryBytes ?? 2 ** 53,
       bound?.maxQueued ?? '',
+      // ioredis resends a command whose reply a reset connection lost (autoResendUnfulfilledCommands); the script
+      // answers a resend carrying a token it has seen with the id it stored then, so a commit is never stored twice.
+      `${this.#tokenPrefix}.${(this.#commits++).toString(36)}`,
       ...(bound?.types ?? []),
     ];
     const [outcome, detail] = await this.#command.sseTasksCommit(...keys, ...args);
