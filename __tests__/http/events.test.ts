@@ -1,4 +1,5 @@
 import type Koa from 'koa';
+import type { TaskRecord } from '../../src';
 import { startApp, startTask, type TestApp } from '../helpers/app';
 import { defineControlled } from '../helpers/controlled';
 import { dataOf, openStream, withoutHeartbeats } from '../helpers/sse';
@@ -98,8 +99,8 @@ describe('GET /tasks/:id/events', () => {
     const stream = await openStream(`${t.base}/tasks/${id}/events`);
     await stream.ended;
     const events = withoutHeartbeats(stream.events);
-    expect(events.map((e) => e.event)).toEqual(['status', 'failed']);
-    expect(dataOf(events[1])).toMatchObject({ status: 'failed', error: { message: 'No sales data for 2026-13' } });
+    expect(events.map((e) => e.event)).toEqual(['failed']);
+    expect(dataOf(events[0])).toMatchObject({ status: 'failed', error: { message: 'No sales data for 2026-13' } });
   });
 
   it('ends with `cancelled` when the task is cancelled, and the job signal aborts', async () => {
@@ -116,17 +117,16 @@ describe('GET /tasks/:id/events', () => {
     expect(dataOf(events.at(-1)).status).toBe('cancelled');
   });
 
-  it('gives a fresh connection to a finished task its status and terminal event, then ends', async () => {
+  it('gives a fresh connection to a finished task its terminal event alone, carrying the final snapshot, then ends', async () => {
     const id = await startTask(t.base, 'controlled');
     (await controlled.running(id)).complete(42);
     const record = await waitUntilStatus(t, id, 'completed');
     const stream = await openStream(`${t.base}/tasks/${id}/events`);
     await stream.ended;
-    expect(stream.events.map((e) => [e.event, e.id])).toEqual([
-      ['status', record.lastEventId],
-      ['complete', record.lastEventId],
-    ]);
-    expect(dataOf(stream.events[1]).result).toBe(42);
+    // One event per id: a client that drops events whose id it has seen keeps the end.
+    expect(stream.events.map((e) => [e.event, e.id])).toEqual([['complete', record.lastEventId]]);
+    expect(dataOf(stream.events[0])).toEqual(record.snapshot);
+    expect(dataOf(stream.events[0]).result).toBe(42);
   });
 
   it('answers 204 to a client whose last event is the terminal one, so EventSource stops', async () => {
@@ -203,7 +203,7 @@ async function waitForRecord(
   return record;
 }
 
-async function waitUntilStatus(t: TestApp, id: string, status: string): Promise<{ lastEventId: string }> {
+async function waitUntilStatus(t: TestApp, id: string, status: string): Promise<TaskRecord> {
   for (let i = 0; i < 200; i++) {
     const record = await t.runner.store.read(id);
     if (record?.snapshot.status === status) return record;

@@ -105,6 +105,7 @@ describe.each<[string, () => TaskStore]>([
 
   it.each(THROWN)('fails its task when it rejects with %s', async (_what, value, message) => {
     const type = `rejects-${Math.random().toString(36).slice(2)}`;
+    // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- rejecting with non-Errors is the test
     runner.define(type, () => Promise.reject(value()));
     const { id } = await runner.start(type);
     expect((await finished(runner, id)).error).toEqual({ message });

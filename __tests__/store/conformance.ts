@@ -125,6 +125,20 @@ export function describeTaskStore(name: string, makeStore: () => TaskStore | Pro
       expect(seen).toEqual(ids);
     });
 
+    it('delivers each event with the id of the event before it, so a subscriber can tell a gap', async () => {
+      const id = randomUUID();
+      const seen: Array<[string, string]> = [];
+      const unsubscribe = await store.subscribe(id, (event, previousId) => seen.push([previousId, event.id]));
+      const ids = await commitProgress(id, 3);
+      await waitFor(() => seen.length === 3);
+      expect(seen).toEqual([
+        ['', ids[0]],
+        [ids[0], ids[1]],
+        [ids[1], ids[2]],
+      ]);
+      unsubscribe();
+    });
+
     it("keeps tasks apart: a subscriber hears only its task's events", async () => {
       const [a, b] = [randomUUID(), randomUUID()];
       const seen: string[] = [];

@@ -2,9 +2,9 @@ import { encodeEvent } from '../sse/encode';
 import type { TaskStore } from '../store/types';
 import type { TaskEvent } from '../types';
 
-/** Something that wants a task's live events: the event, and its frame already encoded. */
+/** Something that wants a task's live events: the event, its frame already encoded, and the id of the event before it. */
 export interface FeedSink {
-  receive(event: TaskEvent, frame: Buffer): void;
+  receive(event: TaskEvent, frame: Buffer, previousId: string): void;
 }
 
 interface Feed {
@@ -49,9 +49,9 @@ export class TaskFeeds {
 
   #open(taskId: string): Feed {
     const sinks = new Set<FeedSink>();
-    const subscribed = this.#store.subscribe(taskId, (event) => {
+    const subscribed = this.#store.subscribe(taskId, (event, previousId) => {
       const frame = Buffer.from(encodeEvent(event));
-      for (const sink of sinks) sink.receive(event, frame);
+      for (const sink of sinks) sink.receive(event, frame, previousId);
     });
     const feed: Feed = { sinks, subscribed };
     this.#feeds.set(taskId, feed);

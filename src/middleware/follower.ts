@@ -1,4 +1,4 @@
-import { EVENT_FOR_STATUS, isFinished } from '../status';
+import { EVENT_FOR_STATUS } from '../status';
 import type { TaskRecord, TaskStore } from '../store/types';
 import type { TaskEvent } from '../types';
 import type { FeedSink, TaskFeeds } from './feeds';
@@ -14,14 +14,23 @@ export interface FollowerOutput {
 }
 
 /**
- * One client's view of one task. Live events that arrive while it catches up are held, then sent if newer than what
- * the catch-up wrote: this is what makes a resume have no gap and no duplicate, for a stream and a long-poll alike.
+ * One client's view of one task. Live events that arrive while it catches up are held, then written if newer than
+ * what the catch-up wrote: this is what makes a resume have no gap and no duplicate, for a stream and a long-poll
+ * alike.
+ *
+ * The same two rules hold for every live event afterwards, because a shared feed may lag behind what this follower
+ * already wrote (Redis reads live events on another connection than the catch-up): an event not newer than the last
+ * one written is dropped, and an event whose predecessor is not the last one written (events trimmed from the
+ * history before the feed read them) makes the follower catch up again from where it is, never skip silently.
  */
 export class TaskFollower implements FeedSink {
   readonly #taskId: string;
   readonly #store: TaskStore;
   readonly #output: FollowerOutput;
-  #held: Array<[TaskEvent, Buffer]> | undefined = [];
+  /** Live events that arrived while a catch-up runs; `undefined` when none runs. */
+  #held: Array<[TaskEvent, Buffer, string | undefined]> | undefined = [];
+  /** The id of the last event written to the output. */
+  #lastSent: string | undefined;
 
   constructor(taskId: string, store: TaskStore, output: FollowerOutput) {
     this.#taskId = taskId;
@@ -29,48 +38,56 @@ export class TaskFollower implements FeedSink {
     this.#output = output;
   }
 
-  receive(event: TaskEvent, frame: Buffer): void {
-    if (this.#held === undefined) this.#send(event, frame);
-    else this.#held.push([event, frame]);
+  receive(event: TaskEvent, frame: Buffer, previousId?: string): void {
+    if (this.#held !== undefined) this.#held.push([event, frame, previousId]);
+    else this.#live(event, frame, previousId);
   }
 
   /**
    * Writes what the client misses: the events after `lastEventId` when the store can replay them, else a fresh
-   * `status` snapshot (and, for a finished task, its terminal event); then the live events held meanwhile.
+   * start (`freshStart`); then the live events held meanwhile.
    */
   async catchUp(lastEventId: string | undefined): Promise<void> {
+    this.#held ??= [];
     const replay = lastEventId === undefined ? undefined : await this.#store.eventsAfter(this.#taskId, lastEventId);
-    let lastSent: string;
     if (replay !== undefined && lastEventId !== undefined) {
-      lastSent = lastEventId;
-      for (const event of replay) {
-        this.#send(event);
-        lastSent = event.id;
-      }
+      this.#lastSent = lastEventId;
+      for (const event of replay) this.#send(event);
     } else {
       const record = await this.#store.read(this.#taskId);
       if (record === undefined) return this.#output.gone();
-      lastSent = record.lastEventId;
-      for (const event of snapshotEvents(record)) this.#send(event);
+      this.#send(freshStart(record));
     }
-    const held = this.#held ?? [];
+    const held = this.#held;
     this.#held = undefined;
-    for (const [event, frame] of held) {
-      if (this.#store.compareEventIds(event.id, lastSent) > 0) this.#send(event, frame);
+    // A gap found among them starts a new catch-up, which then holds the rest.
+    for (const [event, frame, previousId] of held) this.receive(event, frame, previousId);
+  }
+
+  #live(event: TaskEvent, frame: Buffer, previousId: string | undefined): void {
+    const lastSent = this.#lastSent;
+    if (lastSent !== undefined && this.#store.compareEventIds(event.id, lastSent) <= 0) return;
+    if (previousId === undefined || lastSent === undefined || previousId === lastSent) {
+      return this.#send(event, frame);
     }
+    // Events between the last one written and this one never reached the feed: catch up again, holding this one.
+    // A store that fails that read ends the output: a stream's client then resumes from what it has.
+    this.#held = [[event, frame, previousId]];
+    this.catchUp(lastSent).catch(() => this.#output.gone());
   }
 
   #send(event: TaskEvent, frame?: Buffer): void {
+    this.#lastSent = event.id;
     if (!this.#output.closed) this.#output.send(event, frame);
   }
 }
 
-/** A fresh start: `status` with the id of the latest event it reflects, and for a finished task its terminal event. */
-export function snapshotEvents({ snapshot, lastEventId }: TaskRecord): TaskEvent[] {
-  const data = JSON.stringify(snapshot);
-  const status: TaskEvent = { event: 'status', id: lastEventId, data };
-  if (!isFinished(snapshot.status)) return [status];
-  return [status, { event: EVENT_FOR_STATUS[snapshot.status], id: lastEventId, data }];
+/**
+ * A fresh start: the `status` snapshot with the id of the latest event it reflects, or, for a finished task, its
+ * terminal event alone (whose data is the same final snapshot), so no two events of a response share an id.
+ */
+export function freshStart({ snapshot, lastEventId }: TaskRecord): TaskEvent {
+  return { event: EVENT_FOR_STATUS[snapshot.status], id: lastEventId, data: JSON.stringify(snapshot) };
 }
 
 /**

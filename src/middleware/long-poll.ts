@@ -34,8 +34,8 @@ export function waitOf(ctx: Context): number | undefined {
 
 /**
  * `GET /tasks/:id?wait=<s>&after=<event id>`: the events a stream resumed from `after` would carry, as JSON. They
- * are the events after `after` when the store can replay them, else a fresh `status` (and the terminal event of a
- * finished task), exactly as on a stream. When there is none yet, the request is held until one is committed or
+ * are the events after `after` when the store can replay them, else a fresh `status` (the terminal event alone, for
+ * a finished task), exactly as on a stream. When there is none yet, the request is held until one is committed or
  * `wait` seconds pass (then `events` is `[]`). A client that passes the last id it got as the next `after` loses
  * nothing.
  */

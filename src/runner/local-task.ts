@@ -28,6 +28,8 @@ export class LocalTask {
   readonly #input: unknown;
   readonly #definition: TaskDefinition;
   readonly #lastEventId: string;
+  /** The id of the last event this task committed here (or was claimed at): each commit names it as its predecessor. */
+  #previousId: string;
   /** The current attempt (1, 2...): progress from an earlier, timed-out attempt is ignored. */
   #attempt = 1;
   /** Behind the current attempt's `job.signal`. */
@@ -45,6 +47,7 @@ export class LocalTask {
     this.#snapshot = Object.freeze(claimed.snapshot);
     this.#input = claimed.input;
     this.#lastEventId = claimed.lastEventId;
+    this.#previousId = claimed.lastEventId;
     this.#definition = definition;
   }
 
@@ -183,7 +186,9 @@ export class LocalTask {
   #commit(next: TaskSnapshot, event: TaskEvent['event'], data: string): Promise<TaskEvent> {
     this.#snapshot = Object.freeze(next);
     const write = this.#writes.then(async () => {
-      const stored = await this.#context.store.commit(next, { event, data }, this.#context.limits);
+      const previousId = this.#previousId;
+      const stored = await this.#context.store.commit(next, { event, data, previousId }, this.#context.limits);
+      this.#previousId = stored.id;
       this.#context.committed(next.id, stored);
       return stored;
     });

@@ -96,8 +96,9 @@ export class MemoryStore implements TaskStore {
       if (entry.expiry === undefined) this.#expire(snapshot.id, entry, limits.ttlMs);
     }
 
+    const previousId = sequence === 1 ? '' : String(sequence - 1);
     for (const listeners of [this.#listeners.get(snapshot.id), this.#watchers.get(snapshot.id)]) {
-      if (listeners !== undefined) for (const listener of listeners) listener(stored);
+      if (listeners !== undefined) for (const listener of listeners) listener(stored, previousId);
     }
     return stored;
   }

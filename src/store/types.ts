@@ -10,6 +10,12 @@ export interface TaskRecord {
 export interface NewTaskEvent {
   event: TaskEventName;
   data: string;
+  /**
+   * The id of the event this writer committed to the task before this one, when it knows it. A store that lost the
+   * task's history (Redis restarted without persistence) records it as this event's predecessor, so the task's
+   * followers see their stream go on instead of a gap.
+   */
+  previousId?: string;
 }
 
 /** Limits the runner passes with every commit. */
@@ -36,8 +42,12 @@ export interface CommitCondition {
   ifLastEventId: string;
 }
 
-/** Called with each event committed to a task, in commit order. */
-export type TaskEventListener = (event: TaskEvent) => void;
+/**
+ * Called with each event committed to a task, in commit order, and the id of the task's event before it (`''` for
+ * its first), so a subscriber can tell when events it never got lie in between (a store whose history was trimmed
+ * before it read them).
+ */
+export type TaskEventListener = (event: TaskEvent, previousId: string) => void;
 
 /** A task in its owner's index: its id, and its position there (positions order like event ids: `compareEventIds`). */
 export interface OwnedTask {

@@ -19,8 +19,8 @@ const FINISHED = `local function finished(st) return st == 'completed' or st == 
 /**
  * KEYS: task, events, leases, owners, queue, queued, the owner's index.
  * ARGV: snapshot, status, event, data, historyLimit, ttlMs, finished (1/0), condition ('' or 'c:' .. last id),
- * task id, enqueue (1/0), input, type, owner ('' for none), maxHistoryBytes, maxQueued ('' for none), token, then
- * the types whose queues count against maxQueued.
+ * task id, enqueue (1/0), input, type, owner ('' for none), maxHistoryBytes, maxQueued ('' for none), token, the
+ * writer's previous event id ('' when it knows none), then the types whose queues count against maxQueued.
  * Returns {'ok', id} | {'finished', status} | {'conflict'} | {'full'}.
  * The token (unique per commit call) makes a commit idempotent: ioredis resends a command whose reply a reset
  * connection lost, and a resend of a commit that already ran answers {'ok', the id it stored} and writes nothing,
@@ -38,14 +38,17 @@ end
 if ARGV[10] == '1' and ARGV[15] ~= '' then
   local queues = string.sub(KEYS[5], 1, #KEYS[5] - #ARGV[12]) -- 'p queue:', from this type's queue key
   local queued = 0
-  for i = 17, #ARGV do queued = queued + redis.call('LLEN', queues .. ARGV[i]) end
+  for i = 18, #ARGV do queued = queued + redis.call('LLEN', queues .. ARGV[i]) end
   if queued >= tonumber(ARGV[15]) then return {'full'} end
 end
 local st = task[2]
 if finished(st) then return {'finished', st} end
 local last = task[3] or ''
 if ARGV[8] ~= '' and ARGV[8] ~= 'c:' .. last then return {'conflict'} end
-local id = redis.call('XADD', KEYS[2], '*', 'e', ARGV[3], 'd', ARGV[4], 'p', last)
+-- A task Redis forgot (restarted without persistence) keeps its chain: the writer says which event came before.
+local previous = last
+if previous == '' then previous = ARGV[17] end
+local id = redis.call('XADD', KEYS[2], '*', 'e', ARGV[3], 'd', ARGV[4], 'p', previous)
 local bytes = (tonumber(redis.call('HGET', KEYS[1], 'b')) or 0) + #ARGV[4]
 local len = redis.call('XLEN', KEYS[2])
 local maxLen, maxBytes = tonumber(ARGV[5]), tonumber(ARGV[14])

@@ -135,7 +135,9 @@ export class RedisStore implements TaskStore {
 
   async subscribe(taskId: string, listener: TaskEventListener): Promise<() => void> {
     const last = await this.#timed(this.#command.hget(this.#task(taskId), 'l'), 'a subscription');
-    return this.#reader.follow(this.#events(taskId), last ?? '0-0', (id, fields) => listener(toEvent(id, fields)));
+    return this.#reader.follow(this.#events(taskId), last ?? '0-0', (id, fields) =>
+      listener(toEvent(id, fields), field(fields, 'p') ?? ''),
+    );
   }
 
   compareEventIds(a: string, b: string): number {
@@ -277,6 +279,7 @@ export class RedisStore implements TaskStore {
       // ioredis resends a command whose reply a reset connection lost (autoResendUnfulfilledCommands); the script
       // answers a resend carrying a token it has seen with the id it stored then, so a commit is never stored twice.
       `${this.#tokenPrefix}.${(this.#commits++).toString(36)}`,
+      event.previousId ?? '',
       ...(bound?.types ?? []),
     ];
     const [outcome, detail] = await this.#command.sseTasksCommit(...keys, ...args);
