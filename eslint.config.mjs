@@ -27,6 +27,18 @@ export default tseslint.config(
     },
   },
   {
+    files: ['src/**/*.ts'],
+    rules: {
+      'no-restricted-syntax': [
+        'error',
+        {
+          selector: "MemberExpression[object.name='ctx'][property.name='query']",
+          message: 'Koa builds ctx.query in quadratic time: read parameters with queryValues() (middleware/query.ts).',
+        },
+      ],
+    },
+  },
+  {
     // Browser code, checked against the DOM rather than node.
     files: ['src/client/**/*.ts'],
     languageOptions: { parserOptions: { project: './tsconfig.client.json', tsconfigRootDir: import.meta.dirname } },

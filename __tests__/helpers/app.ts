@@ -23,6 +23,8 @@ export interface StartAppOptions {
   /** Middleware mounted after sseTasks (the rest of the app). */
   after?: Koa.Middleware[];
   define?: (runner: TaskRunner) => void;
+  /** Options of the node:http server (e.g. a larger `maxHeaderSize`). */
+  server?: http.ServerOptions;
 }
 
 /** A real Koa server on 127.0.0.1 with a fresh runner. */
@@ -37,7 +39,7 @@ export async function startApp(options: StartAppOptions = {}): Promise<TestApp> 
   const tasks = sseTasks({ runner, ...options.middleware });
   app.use(tasks);
   for (const middleware of options.after ?? []) app.use(middleware);
-  const server = http.createServer(app.callback());
+  const server = http.createServer(options.server ?? {}, app.callback());
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
   const { port } = server.address() as AddressInfo;
   return {

@@ -7,6 +7,7 @@ import type { TaskRecord, TaskStore } from '../store/types';
 import type { TaskEvent } from '../types';
 import type { TaskFeeds } from './feeds';
 import { follow, type FollowerOutput } from './follower';
+import { queryValue } from './query';
 import type { ConnectionLimits } from './limits';
 
 export interface EventsContext {
@@ -27,9 +28,7 @@ export const MAX_EVENT_ID_LENGTH = 200;
 /** The client's last event id: the `Last-Event-ID` header, else the `lastEventId` query parameter. */
 export function lastEventIdOf(ctx: Context, maxLength = MAX_EVENT_ID_LENGTH): string | undefined {
   const header = ctx.get('Last-Event-ID');
-  // ctx.query parses and caches an object on the request, which a held stream would keep: only when there is one.
-  const query = header === '' && ctx.querystring !== '' ? ctx.query.lastEventId : undefined;
-  const id = header !== '' ? header : typeof query === 'string' ? query : undefined;
+  const id = header !== '' ? header : queryValue(ctx, 'lastEventId');
   return id === undefined || id === '' || id.length > maxLength ? undefined : id;
 }
 

@@ -2,6 +2,7 @@ import type { Context } from 'koa';
 import { TaskError, TaskNotFoundError } from '../errors';
 import type { TaskRecord } from '../store/types';
 import type { ResolvedSseTasksOptions } from './options';
+import { queryValues, quoted } from './query';
 
 /** Ids we could have issued: UUIDs, and the ids of other queues (BullMQ). Anything else is a 400. */
 const TASK_ID = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$/;
@@ -28,9 +29,10 @@ export function taskFinder({ runner, authorize }: ResolvedSseTasksOptions): Task
 
 /** The task ids of `?ids=a,b,c`, or `undefined` without `ids`; 400 unless 1 to 100 distinct well-formed ids. */
 export function idsOf(ctx: Context): string[] | undefined {
-  const raw = ctx.query.ids;
+  const [raw, again] = queryValues(ctx, 'ids');
   if (raw === undefined) return undefined;
-  const ids = typeof raw === 'string' ? raw.split(',') : [];
+  // At most 100 ids of 128 characters: a longer value is refused before it is split.
+  const ids = again === undefined && raw.length <= MAX_IDS * 129 ? raw.split(',', MAX_IDS + 1) : [];
   if (
     ids.length === 0 ||
     ids.length > MAX_IDS ||
@@ -40,7 +42,7 @@ export function idsOf(ctx: Context): string[] | undefined {
     throw new TaskError(
       'invalid_ids',
       400,
-      `Expected \`ids\` to be 1 to ${MAX_IDS} distinct task ids separated by commas, got ${JSON.stringify(raw)}`,
+      `Expected \`ids\` to be 1 to ${MAX_IDS} distinct task ids separated by commas, once, got ${quoted(raw)}`,
     );
   }
   return ids;

@@ -5,6 +5,7 @@ import type { TaskRecord } from '../store/types';
 import type { TaskEvent, TaskSnapshot } from '../types';
 import { MAX_EVENT_ID_LENGTH, type EventsContext } from './events';
 import { follow } from './follower';
+import { queryValue, queryValues, quoted } from './query';
 
 /** The longest a long-poll is held, in seconds. */
 export const MAX_WAIT_SECONDS = 30;
@@ -20,13 +21,13 @@ export interface LongPollAnswer {
  * cut idle requests); 400 when it is not a non-negative decimal number.
  */
 export function waitOf(ctx: Context): number | undefined {
-  const raw = ctx.query.wait;
+  const [raw, again] = queryValues(ctx, 'wait');
   if (raw === undefined) return undefined;
-  if (typeof raw !== 'string' || !/^\d{1,9}(\.\d{1,3})?$/.test(raw)) {
+  if (again !== undefined || !/^\d{1,9}(\.\d{1,3})?$/.test(raw)) {
     throw new TaskError(
       'invalid_wait',
       400,
-      `Expected \`wait\` to be a number of seconds, at most ${MAX_WAIT_SECONDS} counted, got ${JSON.stringify(raw)}`,
+      `Expected \`wait\` to be a number of seconds, once, at most ${MAX_WAIT_SECONDS} counted, got ${quoted(raw)}`,
     );
   }
   return Math.min(Number(raw), MAX_WAIT_SECONDS);
@@ -45,8 +46,8 @@ export async function serveLongPoll(
   waitSeconds: number,
   deps: EventsContext,
 ): Promise<void> {
-  const query = ctx.query.after;
-  const after = typeof query === 'string' && query !== '' && query.length <= MAX_EVENT_ID_LENGTH ? query : undefined;
+  const query = queryValue(ctx, 'after');
+  const after = query !== undefined && query !== '' && query.length <= MAX_EVENT_ID_LENGTH ? query : undefined;
   const taskId = record.snapshot.id;
   const events: TaskEvent[] = [];
   ctx.set('Cache-Control', 'no-store');
