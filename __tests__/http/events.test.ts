@@ -41,7 +41,8 @@ describe('GET /tasks/:id/events', () => {
     expect(stream.headers.connection).toBe('keep-alive');
     expect(stream.headers['content-length']).toBeUndefined();
     await stream.waitForEvents(1);
-    expect(stream.raw.startsWith('retry: 1500\n\n')).toBe(true);
+    // The retry line opens the first event's block: no block of its own for a client to dispatch empty.
+    expect(stream.raw.startsWith('retry: 1500\nevent: status\n')).toBe(true);
     expect(stream.retry).toBe(1500);
     // The frames go straight to the socket: upstream middleware sees the headers, no body to wrap, compression off.
     expect(upstreamSaw).toEqual({

@@ -1,5 +1,5 @@
 import { createParser, type EventSourceMessage } from 'eventsource-parser';
-import { encodeComment, encodeEvent, encodeRetry } from '../../src/sse/encode';
+import { encodeComment, encodeEvent, encodeRetry, encodeRetryLine } from '../../src/sse/encode';
 
 function parse(text: string): { events: EventSourceMessage[]; retries: number[]; comments: string[] } {
   const events: EventSourceMessage[] = [];
@@ -82,5 +82,15 @@ describe('encodeRetry', () => {
 
   it.each([-1, 1.5, Number.NaN])('refuses %p', (ms) => {
     expect(() => encodeRetry(ms)).toThrow(TypeError);
+    expect(() => encodeRetryLine(ms)).toThrow(TypeError);
+  });
+});
+
+describe('encodeRetryLine', () => {
+  it('writes the field alone, so the next event ends its block and nothing is dispatched for it', () => {
+    expect(encodeRetryLine(1500)).toBe('retry: 1500\n');
+    const stream = parse(encodeRetryLine(1500) + encodeEvent({ event: 'status', id: '1', data: '{}' }));
+    expect(stream.retries).toEqual([1500]);
+    expect(stream.events).toEqual([{ event: 'status', id: '1', data: '{}' }]);
   });
 });

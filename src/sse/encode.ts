@@ -45,10 +45,20 @@ export function encodeComment(text: string): string {
   return `${out}\n`;
 }
 
-/** `retry: <ms>`: how long a browser waits before reconnecting. */
+/** `retry: <ms>` as a block of its own: how long a browser waits before reconnecting. */
 export function encodeRetry(ms: number): string {
+  return `${encodeRetryLine(ms)}\n`;
+}
+
+/**
+ * `retry: <ms>\n`, the field line alone, without the blank line that ends a block: written first on a stream, it
+ * joins the block of the stream's first event. A block of its own is not dispatched by EventSource, but
+ * fetch-based clients (`@microsoft/fetch-event-source`, `extended-eventsource`, Python's `httpx-sse`) hand it to the
+ * app as an empty message, and `JSON.parse('')` then throws.
+ */
+export function encodeRetryLine(ms: number): string {
   if (!Number.isInteger(ms) || ms < 0) {
     throw new TypeError(`koa-sse-tasks: an SSE retry must be an integer >= 0, got ${String(ms)} (${typeof ms})`);
   }
-  return `retry: ${ms}\n\n`;
+  return `retry: ${ms}\n`;
 }

@@ -1,5 +1,5 @@
 import type { Context } from 'koa';
-import { encodeRetry } from './encode';
+import { encodeRetryLine } from './encode';
 
 /** What a stream uses of a response: an HTTP/1 `ServerResponse` and an HTTP/2 `Http2ServerResponse` alike. */
 interface Response {
@@ -140,7 +140,8 @@ export function setEventStreamHeaders(ctx: Context): void {
   ctx.set('Cache-Control', 'no-cache, no-transform');
   // nginx buffers proxied responses unless told not to.
   ctx.set('X-Accel-Buffering', 'no');
-  if (ctx.req.httpVersionMajor < 2) ctx.set('Connection', 'keep-alive');
+  // HTTP/1.1 only: illegal on HTTP/2, and on HTTP/1.0 (no chunked encoding) the end of the body is the connection's.
+  if (ctx.req.httpVersion === '1.1') ctx.set('Connection', 'keep-alive');
   // koa-compress buffers until it has enough to compress; events must leave at once.
   (ctx as Context & { compress?: boolean }).compress = false;
 }
@@ -169,6 +170,7 @@ export function openEventStream(ctx: Context, { retryMs, ...limits }: StreamLimi
   };
   ctx.flushHeaders();
   const stream = new EventStream(ctx.res, limits);
-  stream.write(encodeRetry(retryMs));
+  // Bytes at once (for proxies that wait for the body), and no block of their own: see encodeRetryLine.
+  stream.write(encodeRetryLine(retryMs));
   return stream;
 }
