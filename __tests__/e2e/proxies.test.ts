@@ -1,15 +1,10 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
-import net from 'node:net';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import compress from 'koa-compress';
 import { startApp, startTask, waitUntil, type TestApp } from '../helpers/app';
 import { defineControlled, type ControlledJob } from '../helpers/controlled';
+import { startNginx, type Nginx } from '../helpers/nginx';
 import { dataOf, openStream, type OpenStream } from '../helpers/sse';
 
-const NGINX = '/usr/sbin/nginx';
 /** The issue's bound: an event reaches the client within this long of `job.progress()`. */
 const PROMPT_MS = 500;
 
@@ -27,80 +22,30 @@ async function delays(job: ControlledJob, stream: OpenStream, count: number): Pr
   return taken;
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const probe = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as net.AddressInfo;
-      probe.close(() => resolve(port));
-    });
-  });
-}
-
 describe('behind nginx, with its default proxy_buffering on', () => {
   let app: TestApp;
   let controlled: ReturnType<typeof defineControlled>;
-  let nginx: ChildProcess;
-  let dir: string;
-  let base: string;
+  let nginx: Nginx;
 
   beforeAll(async () => {
-    if (!existsSync(NGINX)) throw new Error(`${NGINX} is missing: apt-get install -y nginx (.ci/run does)`);
     app = await startApp({ define: (runner) => (controlled = defineControlled(runner)) });
-    dir = mkdtempSync(path.join(tmpdir(), 'sse-nginx-'));
-    const port = await freePort();
-    const appPort = new URL(app.base).port;
-    const temp = ['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi']
-      .map((name) => `${name}_temp_path ${path.join(dir, name)};`)
-      .join('\n    ');
-    writeFileSync(
-      path.join(dir, 'nginx.conf'),
-      `daemon off;
-master_process off;
-worker_processes 1;
-pid ${path.join(dir, 'nginx.pid')};
-error_log ${path.join(dir, 'error.log')} warn;
-events { worker_connections 64; }
-http {
-    access_log off;
-    ${temp}
-    server {
-        listen 127.0.0.1:${port};
-        location /tasks {
-            proxy_pass http://127.0.0.1:${appPort};
+    nginx = await startNginx({
+      location: `location /tasks {
+            proxy_pass http://${new URL(app.base).host};
             proxy_http_version 1.1;
             proxy_set_header Connection "";
             proxy_read_timeout 1h;
-        }
-    }
-}
-`,
-    );
-    nginx = spawn(NGINX, ['-p', dir, '-c', path.join(dir, 'nginx.conf')], { stdio: 'inherit' });
-    base = `http://127.0.0.1:${port}`;
-    const started = Date.now();
-    for (;;) {
-      const up = await new Promise<boolean>((resolve) => {
-        const socket = net.connect(port, '127.0.0.1', () => resolve(true));
-        socket.once('error', () => resolve(false));
-        socket.once('connect', () => socket.destroy());
-      });
-      if (up) break;
-      if (Date.now() - started > 10_000) throw new Error('nginx did not start');
-      await new Promise((r) => setTimeout(r, 50));
-    }
+        }`,
+    });
   });
 
   afterAll(async () => {
-    if (nginx.exitCode === null) {
-      const exited = new Promise((resolve) => nginx.once('exit', resolve));
-      nginx.kill('SIGQUIT');
-      await exited;
-    }
-    rmSync(dir, { recursive: true, force: true });
+    await nginx.stop();
     await app.close();
   });
 
   it(`delivers each event through nginx within ${PROMPT_MS} ms of its emission`, async () => {
+    const base = nginx.base;
     const id = await startTask(base, 'controlled');
     const job = await controlled.running(id);
     const stream = await openStream(`${base}/tasks/${id}/events`);
