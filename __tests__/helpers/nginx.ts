@@ -30,7 +30,7 @@ export interface Nginx {
  * of its `http {}` block besides the `server {}` it listens with, `location` the inside of that server.
  */
 export async function startNginx({ http = '', location }: { http?: string; location: string }): Promise<Nginx> {
-  if (!existsSync(NGINX)) throw new Error(`${NGINX} is missing: apt-get install -y nginx (.ci/run does)`);
+  if (!existsSync(NGINX)) throw new Error(`${NGINX} is missing: apt-get install -y nginx (npm test does as root)`);
   const dir = mkdtempSync(path.join(tmpdir(), 'sse-nginx-'));
   const port = await freePort();
   const temp = ['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi']
