@@ -74,7 +74,9 @@ const say = (state, row, detail) =>
 
 const missing = [];
 for (const row of REQUIREMENTS) {
-  if (!(await present(row, ''))) missing.push(row);
+  // A service whose package an earlier row found missing is not installed: no use starting it.
+  const installed = !missing.some((earlier) => packages(earlier).some((name) => packages(row).includes(name)));
+  if (!(await present(row, '', installed))) missing.push(row);
 }
 if (missing.length > 0) {
   const cannot = whyNoInstall(missing);
@@ -85,20 +87,21 @@ if (missing.length > 0) {
   if (!apt(['install', '-y', '-o', 'DPkg::Lock::Timeout=120', ...wanted])) stop(missing, 'apt-get install failed');
   const still = [];
   for (const row of missing) {
-    if (!(await present(row, ' (installed)'))) still.push(row);
+    if (!(await present(row, ' (installed)', true))) still.push(row);
   }
   if (still.length > 0) stop(still, 'still missing after apt-get install');
 }
 
-/** Whether `row` is there, once its service (if it has one) is started; says which. */
-async function present(row, note) {
+/** Whether `row` is there, once its service (if it has one, and it is `installed`) is started; says which. */
+async function present(row, note, installed) {
   const found = await row.check();
   if (found !== undefined) {
     say('ok', row, found + note);
     return true;
   }
-  if (row.start === undefined) {
-    say('missing', row, row.where && `not found ${row.where.startsWith('/') ? 'at ' : ''}${row.where}`);
+  if (row.start === undefined || !installed) {
+    const where = row.where && `not found ${row.where.startsWith('/') ? 'at ' : ''}${row.where}`;
+    say('missing', row, installed ? where : 'not installed');
     return false;
   }
   say('starting', row, row.start);
@@ -115,9 +118,9 @@ async function present(row, note) {
   return false;
 }
 
-/** Why apt-get cannot put `rows` right here, or nothing when it can. */
+/** Why apt-get cannot install `rows` here, or nothing when it can. */
 function whyNoInstall(rows) {
-  if (rows.some((row) => packages(row).length === 0)) return 'apt-get cannot put all of it right';
+  if (rows.some((row) => packages(row).length === 0)) return 'not all of it is for apt-get to install';
   if (!existsSync('/etc/debian_version') || onPath('apt-get') === undefined) return 'not Debian: install them yourself';
   if (!ROOT) return 'not root, so nothing was installed';
   return undefined;
