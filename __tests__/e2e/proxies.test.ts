@@ -1,15 +1,12 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
-import net from 'node:net';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import compress from 'koa-compress';
 import { startApp, startTask, waitUntil, type TestApp } from '../helpers/app';
 import { defineControlled, type ControlledJob } from '../helpers/controlled';
+import { freePort, readmeNginx, startNginx, type Nginx } from '../helpers/nginx';
+import { startInstance, type Instance } from '../helpers/processes';
+import { REDIS_URL, deleteKeys, uniquePrefix } from '../helpers/redis';
 import { dataOf, openStream, type OpenStream } from '../helpers/sse';
 
-const NGINX = '/usr/sbin/nginx';
 /** The issue's bound: an event reaches the client within this long of `job.progress()`. */
 const PROMPT_MS = 500;
 
@@ -27,80 +24,23 @@ async function delays(job: ControlledJob, stream: OpenStream, count: number): Pr
   return taken;
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const probe = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as net.AddressInfo;
-      probe.close(() => resolve(port));
-    });
-  });
-}
-
 describe('behind nginx, with its default proxy_buffering on', () => {
   let app: TestApp;
   let controlled: ReturnType<typeof defineControlled>;
-  let nginx: ChildProcess;
-  let dir: string;
-  let base: string;
+  let nginx: Nginx;
 
   beforeAll(async () => {
-    if (!existsSync(NGINX)) throw new Error(`${NGINX} is missing: apt-get install -y nginx (.ci/run does)`);
     app = await startApp({ define: (runner) => (controlled = defineControlled(runner)) });
-    dir = mkdtempSync(path.join(tmpdir(), 'sse-nginx-'));
-    const port = await freePort();
-    const appPort = new URL(app.base).port;
-    const temp = ['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi']
-      .map((name) => `${name}_temp_path ${path.join(dir, name)};`)
-      .join('\n    ');
-    writeFileSync(
-      path.join(dir, 'nginx.conf'),
-      `daemon off;
-master_process off;
-worker_processes 1;
-pid ${path.join(dir, 'nginx.pid')};
-error_log ${path.join(dir, 'error.log')} warn;
-events { worker_connections 64; }
-http {
-    access_log off;
-    ${temp}
-    server {
-        listen 127.0.0.1:${port};
-        location /tasks {
-            proxy_pass http://127.0.0.1:${appPort};
-            proxy_http_version 1.1;
-            proxy_set_header Connection "";
-            proxy_read_timeout 1h;
-        }
-    }
-}
-`,
-    );
-    nginx = spawn(NGINX, ['-p', dir, '-c', path.join(dir, 'nginx.conf')], { stdio: 'inherit' });
-    base = `http://127.0.0.1:${port}`;
-    const started = Date.now();
-    for (;;) {
-      const up = await new Promise<boolean>((resolve) => {
-        const socket = net.connect(port, '127.0.0.1', () => resolve(true));
-        socket.once('error', () => resolve(false));
-        socket.once('connect', () => socket.destroy());
-      });
-      if (up) break;
-      if (Date.now() - started > 10_000) throw new Error('nginx did not start');
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    nginx = await startNginx(readmeNginx([new URL(app.base).host]));
   });
 
   afterAll(async () => {
-    if (nginx.exitCode === null) {
-      const exited = new Promise((resolve) => nginx.once('exit', resolve));
-      nginx.kill('SIGQUIT');
-      await exited;
-    }
-    rmSync(dir, { recursive: true, force: true });
+    await nginx.stop();
     await app.close();
   });
 
   it(`delivers each event through nginx within ${PROMPT_MS} ms of its emission`, async () => {
+    const base = nginx.base;
     const id = await startTask(base, 'controlled');
     const job = await controlled.running(id);
     const stream = await openStream(`${base}/tasks/${id}/events`);
@@ -116,6 +56,69 @@ http {
       message: `step 5 ${'é'.repeat(5)}`,
     });
   });
+});
+
+/** How many new streams each check opens through nginx after a crash (the issue saw 38 of 39 get 502). */
+const RECONNECTS = 20;
+
+describe('behind nginx, two instances sharing a RedisStore, one killed at a time', () => {
+  const keyPrefix = uniquePrefix('nginx-failover');
+  const instances: Instance[] = [];
+  const streams: OpenStream[] = [];
+  const ports = { A: 0, B: 0 };
+  let nginx: Nginx;
+  const web: Partial<Record<keyof typeof ports, Instance>> = {};
+  /** Starts web instance `name` on its port (the one nginx knows it by). */
+  const startWeb = async (name: keyof typeof ports): Promise<void> => {
+    const env = { ROLE: 'web', REDIS_URL, KEY_PREFIX: keyPrefix, PORT: String(ports[name]), INSTANCE_NAME: name };
+    const instance = await startInstance(env);
+    instances.push(instance);
+    web[name] = instance;
+  };
+  /** Opens a stream of task `id` through nginx: `200 A` and its first events, or `502 -` (no instance answered). */
+  const follow = async (id: string): Promise<string> => {
+    const stream = await openStream(`${nginx.base}/tasks/${id}/events`);
+    streams.push(stream);
+    if (stream.status !== 200) return `${stream.status} -`;
+    await waitUntil(() => stream.events.some((e) => e.event === 'progress'), 5_000, 'a progress event');
+    expect(stream.events[0]?.event).toBe('status'); // the snapshot, then live events
+    return `${stream.status} ${String(stream.headers['x-instance'])}`;
+  };
+  const reconnects = async (id: string): Promise<string[]> => {
+    const answers: string[] = [];
+    for (let i = 0; i < RECONNECTS; i++) answers.push(await follow(id)); // one at a time: nginx alternates
+    return answers;
+  };
+
+  beforeAll(async () => {
+    ports.A = await freePort();
+    do ports.B = await freePort();
+    while (ports.B === ports.A);
+    instances.push(await startInstance({ ROLE: 'worker', REDIS_URL, KEY_PREFIX: keyPrefix }));
+    await Promise.all([startWeb('A'), startWeb('B')]);
+    nginx = await startNginx(readmeNginx([`127.0.0.1:${ports.A}`, `127.0.0.1:${ports.B}`]));
+  });
+
+  afterAll(async () => {
+    for (const stream of streams) stream.destroy();
+    await nginx?.stop();
+    await Promise.all(instances.map((instance) => instance.stop()));
+    await deleteKeys(keyPrefix);
+  });
+
+  it('sends every reconnect to the instance that is up, whichever of the two died', async () => {
+    const id = await startTask(nginx.base, 'report', { steps: 100_000, stepMs: 100 });
+    const before = [await follow(id), await follow(id)];
+    expect(before.sort()).toEqual(['200 A', '200 B']); // both in rotation
+
+    await web.A!.kill();
+    await Promise.all(streams.filter((s) => s.headers['x-instance'] === 'A').map((s) => s.ended)); // nginx ends them
+    expect(await reconnects(id)).toEqual(Array<string>(RECONNECTS).fill('200 B'));
+
+    await startWeb('A');
+    await web.B!.kill(); // its streams end, and their clients reconnect
+    expect(await reconnects(id)).toEqual(Array<string>(RECONNECTS).fill('200 A'));
+  }, 60_000);
 });
 
 describe('with koa-compress mounted before the middleware (threshold 0)', () => {

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { chromium, type Browser } from 'playwright-core';
 
-/** Debian's Chromium (`apt-get install -y chromium`); `.ci/run` installs it when missing. */
+/** Debian's Chromium (`apt-get install -y chromium`); `npm test` installs it when missing, as root on Debian. */
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
 /** The flags every browser test runs Chromium with (DEVELOPERS.md explains them). */

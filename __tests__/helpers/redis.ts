@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import Redis from 'ioredis';
 
-/** The Redis every test talks to; `.ci/run` starts it when it is not answering. */
+/** The Redis every test talks to; `npm test` starts the local one when it is not answering (scripts/test-setup.mjs). */
 export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 
 /** A key prefix no other test (or run) uses. */

@@ -29,7 +29,8 @@ export interface TaskRunnerOptions {
   worker?: boolean;
   /**
    * With a shared store: how long a claimed job stays leased to this runner without a renewal, in ms. A worker that
-   * dies loses its jobs after this long, and they become `failed`. Leases are renewed every third of it. @default 30_000
+   * dies loses its jobs after this long, and they become `failed`. Leases are renewed every
+   * `max(50, min(1000, floor(leaseMs / 3)))` ms: every second with the default. @default 30_000
    */
   leaseMs?: number;
 }
