@@ -115,11 +115,11 @@ describe('clients that are not EventSource', () => {
     const received: Array<[string, string]> = [];
     const id = await runTask(() => received.length > 0);
     const source = new ExtendedEventSource(`${t.base}/tasks/${id}/events`, { retry: 50 });
-    source.onmessage = (event: MessageEvent<string>) => received.push(['message', event.data]);
+    source.onmessage = (event: MessageEvent) => received.push(['message', event.data as string]);
     const ended = new Promise<void>((resolve) => {
       for (const name of ['status', 'progress', ...TERMINAL]) {
-        source.addEventListener(name, (event: MessageEvent<string>) => {
-          received.push([name, event.data]);
+        source.addEventListener(name, (event: MessageEvent) => {
+          received.push([name, event.data as string]);
           if (TERMINAL.includes(name)) resolve();
         });
       }
