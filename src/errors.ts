@@ -1,56 +1,88 @@
+/**
+ * Every error code the HTTP API answers with, its status and what it means: the one registry. `TaskError` takes its
+ * status from here, the middleware answers every error from it in one place, and docs/errors.md lists it (a test
+ * checks that the two agree).
+ */
+export const ERROR_CODES = {
+  invalid_body: { status: 400, meaning: 'The `POST /tasks` body is not `{ "type": string, "input"?: any }`.' },
+  invalid_json: { status: 400, meaning: 'The body is not valid JSON.' },
+  bad_request: { status: 400, meaning: 'The request body could not be read.' },
+  unknown_task_type: { status: 400, meaning: 'No task type of that name is defined (or declared) on the runner.' },
+  invalid_task_id: { status: 400, meaning: 'The id is not one a task can have: 1 to 128 of A-Z a-z 0-9 _ . : -.' },
+  invalid_ids: { status: 400, meaning: '`ids` is not 1 to 100 distinct task ids separated by commas, given once.' },
+  ids_required: { status: 400, meaning: '`GET /tasks/events` without `ids` is the owner feed, which needs `owner`.' },
+  invalid_wait: { status: 400, meaning: '`wait` is not a number of seconds, given once.' },
+  unauthenticated: { status: 401, meaning: 'The owner feed needs a caller: `owner(ctx)` named no one.' },
+  forbidden: { status: 403, meaning: '`authorize(ctx, task)` refused this request the task.' },
+  task_not_found: { status: 404, meaning: 'No task has that id: it never existed, or was forgotten after `ttlMs`.' },
+  method_not_allowed: { status: 405, meaning: 'The path does not take that method; `Allow` lists those it takes.' },
+  task_finished: { status: 409, meaning: 'The task has already finished (a cancel came too late).' },
+  commit_conflict: { status: 409, meaning: 'The task changed while it was being updated; read it again and retry.' },
+  payload_too_large: { status: 413, meaning: 'The body is larger than `bodyLimit`.' },
+  unsupported_media_type: { status: 415, meaning: 'The body is not `application/json` (or is compressed).' },
+  internal_error: { status: 500, meaning: 'Something failed on the server (a store outage, a bug); it was logged.' },
+  runner_closed: { status: 503, meaning: 'The runner is closed (`runner.close()`) and starts no task.' },
+  queue_full: { status: 503, meaning: '`maxQueued` tasks already wait; try again after `Retry-After`.' },
+  shutting_down: { status: 503, meaning: 'The middleware is closing (`tasks.close()`); reconnect, elsewhere.' },
+  too_many_connections: { status: 503, meaning: '`maxConnections` or `maxConnectionsPerTask` is reached.' },
+} as const satisfies Record<string, { status: number; meaning: string }>;
+
+/** A code of {@link ERROR_CODES}. */
+export type ErrorCode = keyof typeof ERROR_CODES;
+
 /** Base class of the errors koa-sse-tasks throws on purpose; the middleware answers them as `{ error: { code, message } }`. */
 export class TaskError extends Error {
   /** A stable, machine-readable name, e.g. `task_not_found`. */
-  readonly code: string;
-  /** The HTTP status the middleware answers with. */
+  readonly code: ErrorCode;
+  /** The HTTP status the middleware answers with: the code's, from {@link ERROR_CODES}. */
   readonly status: number;
   /** Headers the middleware sets on the answer, e.g. `Retry-After` on a 503. */
   readonly headers: Readonly<Record<string, string>>;
 
-  constructor(code: string, status: number, message: string, headers: Record<string, string> = {}) {
+  constructor(code: ErrorCode, message: string, headers: Record<string, string> = {}) {
     super(message);
     this.name = new.target.name;
     this.code = code;
-    this.status = status;
+    this.status = ERROR_CODES[code].status;
     this.headers = headers;
   }
 }
 
 export class TaskNotFoundError extends TaskError {
   constructor(id: string) {
-    super('task_not_found', 404, `No task with id ${JSON.stringify(id)}`);
+    super('task_not_found', `No task with id ${JSON.stringify(id)}`);
   }
 }
 
 export class UnknownTaskTypeError extends TaskError {
   constructor(type: string, known: readonly string[]) {
     const hint = known.length > 0 ? `; defined types: ${known.join(', ')}` : '; no task type is defined yet';
-    super('unknown_task_type', 400, `Unknown task type ${JSON.stringify(type)}${hint}`);
+    super('unknown_task_type', `Unknown task type ${JSON.stringify(type)}${hint}`);
   }
 }
 
 export class TaskFinishedError extends TaskError {
   constructor(id: string, status: string) {
-    super('task_finished', 409, `Task ${id} has already finished (${status})`);
+    super('task_finished', `Task ${id} has already finished (${status})`);
   }
 }
 
 export class RunnerClosedError extends TaskError {
   constructor() {
-    super('runner_closed', 503, 'The task runner is closed and accepts no new tasks');
+    super('runner_closed', 'The task runner is closed and accepts no new tasks');
   }
 }
 
 /** `runner.start()` found `maxQueued` tasks already waiting; try again later. */
 export class QueueFullError extends TaskError {
   constructor(maxQueued: number) {
-    super('queue_full', 503, `${maxQueued} tasks are already queued (maxQueued); try again later`);
+    super('queue_full', `${maxQueued} tasks are already queued (maxQueued); try again later`);
   }
 }
 
 /** A conditional commit found the task changed since it was read; read it again and retry. */
 export class CommitConflictError extends TaskError {
   constructor(id: string) {
-    super('commit_conflict', 409, `Task ${id} changed while it was being updated; read it again and retry`);
+    super('commit_conflict', `Task ${id} changed while it was being updated; read it again and retry`);
   }
 }

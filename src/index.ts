@@ -21,11 +21,19 @@ export type {
   TaskRecord,
   TaskStore,
 } from './store/types';
-export { encodeComment, encodeEvent, encodeRetry } from './sse/encode';
-export type { SseEvent } from './sse/encode';
-export { EVENT_FOR_STATUS, isFinished, isTerminalEvent } from './status';
+export {
+  EVENT_FOR_STATUS,
+  FINISHED_STATUSES,
+  HEARTBEAT_EVENT,
+  isFinished,
+  isTerminalEvent,
+  TASK_EVENTS,
+  TASK_STATUSES,
+  TERMINAL_EVENTS,
+} from './vocabulary';
 export {
   CommitConflictError,
+  ERROR_CODES,
   QueueFullError,
   RunnerClosedError,
   TaskError,
@@ -33,6 +41,7 @@ export {
   TaskNotFoundError,
   UnknownTaskTypeError,
 } from './errors';
+export type { ErrorCode } from './errors';
 export type {
   FinishedStatus,
   Job,

@@ -1,8 +1,10 @@
+import type { FINISHED_STATUSES, TASK_EVENTS, TASK_STATUSES } from './vocabulary';
+
 /** Where a task is in its life. It only ever moves forward: queued -> running -> one finished status. */
-export type TaskStatus = 'queued' | 'running' | 'completed' | 'failed' | 'cancelled';
+export type TaskStatus = (typeof TASK_STATUSES)[number];
 
 /** The statuses a task never leaves. */
-export type FinishedStatus = 'completed' | 'failed' | 'cancelled';
+export type FinishedStatus = (typeof FINISHED_STATUSES)[number];
 
 /** A task as the HTTP API and `runner.get()` show it. Times are ISO 8601. */
 export interface TaskSnapshot<Result = unknown> {
@@ -26,7 +28,7 @@ export interface TaskSnapshot<Result = unknown> {
 }
 
 /** The SSE event names a task stream carries (besides `heartbeat`). Never `error`: EventSource owns that name. */
-export type TaskEventName = 'status' | 'progress' | 'complete' | 'failed' | 'cancelled';
+export type TaskEventName = (typeof TASK_EVENTS)[number];
 
 /**
  * One event of a task, exactly as it goes on the wire: `id` is the SSE id, `data` the JSON text of the

@@ -79,3 +79,12 @@ export function dataOf<T = Record<string, unknown>>(event: ParsedEvent | undefin
   if (event === undefined) throw new Error('no event');
   return JSON.parse(event.data) as T;
 }
+
+/** Every event and retry an independent parser (eventsource-parser) reads from `text`. */
+export function parseSse(text: string): { events: EventSourceMessage[]; retries: number[] } {
+  const events: EventSourceMessage[] = [];
+  const retries: number[] = [];
+  const parser = createParser({ onEvent: (e) => events.push(e), onRetry: (ms) => retries.push(ms) });
+  parser.feed(text);
+  return { events, retries };
+}

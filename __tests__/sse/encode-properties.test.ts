@@ -1,14 +1,10 @@
 import fc from 'fast-check';
-import { createParser, type EventSourceMessage } from 'eventsource-parser';
-import { encodeEvent } from '../../src';
+import type { EventSourceMessage } from 'eventsource-parser';
+import { encodeEvent } from '../../src/sse/encode';
+import { parseSse } from '../helpers/sse';
 
 /** Every event an independent parser (eventsource-parser) reads from `text`. */
-function parse(text: string): EventSourceMessage[] {
-  const events: EventSourceMessage[] = [];
-  const parser = createParser({ onEvent: (event) => events.push(event) });
-  parser.feed(text);
-  return events;
-}
+const parse = (text: string): EventSourceMessage[] => parseSse(text).events;
 
 /** What SSE can carry of a string: every line break (CR, LF, CRLF) arrives as LF. */
 const normalized = (text: string): string => text.replace(/\r\n|\r/g, '\n');

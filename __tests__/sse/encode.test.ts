@@ -1,18 +1,7 @@
-import { createParser, type EventSourceMessage } from 'eventsource-parser';
-import { encodeComment, encodeEvent, encodeRetry, encodeRetryLine } from '../../src/sse/encode';
+import { encodeEvent, encodeRetry } from '../../src/sse/encode';
+import { parseSse } from '../helpers/sse';
 
-function parse(text: string): { events: EventSourceMessage[]; retries: number[]; comments: string[] } {
-  const events: EventSourceMessage[] = [];
-  const retries: number[] = [];
-  const comments: string[] = [];
-  const parser = createParser({
-    onEvent: (e) => events.push(e),
-    onRetry: (ms) => retries.push(ms),
-    onComment: (c) => comments.push(c),
-  });
-  parser.feed(text);
-  return { events, retries, comments };
-}
+const parse = parseSse;
 
 describe('encodeEvent', () => {
   it('writes event, id and one data line per line, in that order, ending with a blank line', () => {
@@ -67,30 +56,15 @@ describe('encodeEvent', () => {
   });
 });
 
-describe('encodeComment', () => {
-  it('prefixes every line with a colon and a space', () => {
-    expect(encodeComment('ping\nagain')).toBe(': ping\n: again\n\n');
-    expect(parse(encodeComment('ping')).comments).toEqual(['ping']);
-  });
-});
-
 describe('encodeRetry', () => {
-  it('writes the reconnection delay that a parser reads back', () => {
-    expect(encodeRetry(3000)).toBe('retry: 3000\n\n');
-    expect(parse(encodeRetry(3000)).retries).toEqual([3000]);
+  it('writes the field alone, so the next event ends its block: the delay is read, and nothing is dispatched for it', () => {
+    expect(encodeRetry(1500)).toBe('retry: 1500\n');
+    const stream = parse(encodeRetry(1500) + encodeEvent({ event: 'status', id: '1', data: '{}' }));
+    expect(stream.retries).toEqual([1500]);
+    expect(stream.events).toEqual([{ event: 'status', id: '1', data: '{}' }]);
   });
 
   it.each([-1, 1.5, Number.NaN])('refuses %p', (ms) => {
     expect(() => encodeRetry(ms)).toThrow(TypeError);
-    expect(() => encodeRetryLine(ms)).toThrow(TypeError);
-  });
-});
-
-describe('encodeRetryLine', () => {
-  it('writes the field alone, so the next event ends its block and nothing is dispatched for it', () => {
-    expect(encodeRetryLine(1500)).toBe('retry: 1500\n');
-    const stream = parse(encodeRetryLine(1500) + encodeEvent({ event: 'status', id: '1', data: '{}' }));
-    expect(stream.retries).toEqual([1500]);
-    expect(stream.events).toEqual([{ event: 'status', id: '1', data: '{}' }]);
   });
 });

@@ -1,7 +1,7 @@
 import { QueueEvents, type ConnectionOptions } from 'bullmq';
 import { TaskFinishedError } from '../errors';
 import { RUNNER_DEFAULTS } from '../runner/options';
-import { EVENT_FOR_STATUS, isFinished } from '../status';
+import { EVENT_FOR_STATUS, isFinished } from '../vocabulary';
 import type { TaskStore } from '../store/types';
 import type { FinishedStatus, TaskEventName, TaskSnapshot } from '../types';
 import { integerOption, optionError } from '../util/validate';

@@ -2,6 +2,7 @@
 import type { ProgressData, TaskSnapshot } from '../types.js';
 import { pollTask } from './poll.js';
 import { followStream } from './stream.js';
+import { isTerminalEvent } from './vocabulary.js';
 import {
   WatchError,
   type EventHandlers,
@@ -28,8 +29,6 @@ export type WatchTaskOptions<Result = unknown> = TaskHandlers<Result> & Transpor
 /** Options of `watchTasks()`: the handlers, and how to connect (`transport` and polling apply to `?ids=` only). */
 export type WatchTasksOptions<Result = unknown> = TaskSetHandlers<Result> & TransportOptions;
 
-const TERMINAL = new Set(['complete', 'failed', 'cancelled']);
-
 /**
  * Follows one task. `url` is its event stream, `/tasks/:id/events`. Calls the handler of each event with its parsed
  * data, closes after `complete`, `failed` or `cancelled`, and falls back to long-polling `/tasks/:id?wait=&after=`
@@ -46,7 +45,7 @@ export function watchTask<Result = unknown>(url: string, options: WatchTaskOptio
   const dispatch = (event: string, data: unknown, id: string): void => {
     if (stopped) return;
     if (id !== '') lastEventId = id;
-    if (TERMINAL.has(event)) stop();
+    if (isTerminalEvent(event)) stop();
     handle(options, event, data);
   };
   const stop = (): void => {
@@ -107,7 +106,7 @@ export function watchTasks<Result = unknown>(url: string, options: WatchTasksOpt
   };
   const dispatch = (event: string, data: WithTaskId<object>): void => {
     if (stopped) return;
-    if (TERMINAL.has(event) && ids !== undefined) {
+    if (isTerminalEvent(event) && ids !== undefined) {
       pending.delete(data.taskId);
       if (pending.size === 0) stop();
     }

@@ -1,4 +1,5 @@
 import { WatchError } from './types.js';
+import { isTerminalEvent } from './vocabulary.js';
 
 export interface PollOptions {
   waitSeconds: number;
@@ -13,7 +14,6 @@ interface PollAnswer {
   events: Array<{ id: string; event: string; data: unknown }>;
 }
 
-const TERMINAL = new Set(['complete', 'failed', 'cancelled']);
 /** How many failed requests in a row (network errors, 5xx) before giving up; the waits between them grow to 8 s. */
 const MAX_FAILURES = 6;
 
@@ -51,7 +51,7 @@ export function pollTask(taskUrl: URL, after: string | undefined, options: PollO
       for (const { id, event, data } of answer.events) {
         after = id;
         options.onEvent(event, data, id);
-        if (TERMINAL.has(event)) return;
+        if (isTerminalEvent(event)) return;
       }
     }
   };

@@ -1,5 +1,4 @@
-/** The event names of a task, on its own stream or a multiplexed one. */
-const TASK_EVENTS = ['status', 'progress', 'complete', 'failed', 'cancelled'] as const;
+import { HEARTBEAT_EVENT, TASK_EVENTS } from './vocabulary.js';
 
 export interface StreamOptions {
   withCredentials: boolean;
@@ -30,7 +29,7 @@ export function followStream(url: string, options: StreamOptions): () => void {
       options.onEvent(name, JSON.parse(message.data as string) as unknown, message.lastEventId);
     });
   }
-  stream.addEventListener('heartbeat', () => (failures = 0));
+  stream.addEventListener(HEARTBEAT_EVENT, () => (failures = 0));
   stream.addEventListener('open', () => !closed && options.onConnection('streaming'));
   stream.addEventListener('error', () => {
     if (closed) return;

@@ -16,11 +16,11 @@ export async function readJsonBody(ctx: Context, limit: number): Promise<unknown
   const parsed = (ctx.request as { body?: unknown }).body;
   if (parsed !== undefined) return parsed;
   if (!isJsonType(ctx.request.type)) {
-    throw new TaskError('unsupported_media_type', 415, 'Expected a body of type application/json');
+    throw new TaskError('unsupported_media_type', 'Expected a body of type application/json');
   }
   const encoding = ctx.get('Content-Encoding').toLowerCase();
   if (encoding !== '' && encoding !== 'identity') {
-    throw new TaskError('unsupported_media_type', 415, `Unsupported Content-Encoding ${JSON.stringify(encoding)}`);
+    throw new TaskError('unsupported_media_type', `Unsupported Content-Encoding ${JSON.stringify(encoding)}`);
   }
   const declared = Number(ctx.get('Content-Length') || 0);
   if (declared > limit) throw tooLarge(limit);
@@ -29,7 +29,7 @@ export async function readJsonBody(ctx: Context, limit: number): Promise<unknown
   try {
     return JSON.parse(text) as unknown;
   } catch (error) {
-    throw new TaskError('invalid_json', 400, `The body is not valid JSON: ${(error as Error).message}`);
+    throw new TaskError('invalid_json', `The body is not valid JSON: ${(error as Error).message}`);
   }
 }
 
@@ -45,11 +45,11 @@ function isJsonType(mime: string): boolean {
 /** Checks the shape of a `POST /tasks` body: `{ "type": string, "input"?: any }`. */
 export function toStartRequest(body: unknown): StartRequest {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
-    throw new TaskError('invalid_body', 400, 'Expected a JSON object like {"type": "report", "input": {...}}');
+    throw new TaskError('invalid_body', 'Expected a JSON object like {"type": "report", "input": {...}}');
   }
   const { type, input } = body as { type?: unknown; input?: unknown };
   if (typeof type !== 'string' || type.length === 0) {
-    throw new TaskError('invalid_body', 400, 'Expected `type` to be a non-empty string naming a task type');
+    throw new TaskError('invalid_body', 'Expected `type` to be a non-empty string naming a task type');
   }
   return { type, input };
 }
@@ -80,7 +80,7 @@ function readText(req: IncomingMessage, limit: number): Promise<string> {
     };
     const onError = (error: Error): void => {
       cleanup();
-      reject(new TaskError('bad_request', 400, `The request body could not be read: ${error.message}`));
+      reject(new TaskError('bad_request', `The request body could not be read: ${error.message}`));
     };
     req.on('data', onData);
     req.on('end', onEnd);
@@ -89,5 +89,5 @@ function readText(req: IncomingMessage, limit: number): Promise<string> {
 }
 
 function tooLarge(limit: number): TaskError {
-  return new TaskError('payload_too_large', 413, `The body is larger than the limit of ${limit} bytes`);
+  return new TaskError('payload_too_large', `The body is larger than the limit of ${limit} bytes`);
 }

@@ -1,11 +1,12 @@
 import type { Context } from 'koa';
 import { TaskError } from '../errors';
-import { isFinished, isTerminalEvent } from '../status';
 import type { TaskRecord } from '../store/types';
 import type { TaskEvent, TaskSnapshot } from '../types';
-import { MAX_EVENT_ID_LENGTH, type EventsContext } from './events';
-import { follow } from './follower';
-import { queryValue, queryValues, quoted } from './query';
+import { hasTheEnd } from '../streams/follower';
+import { PollOutput } from '../streams/outputs';
+import { afterOf } from './last-event-id';
+import type { Streaming } from './open-stream';
+import { queryValues, quoted } from './query';
 
 /** The longest a long-poll is held, in seconds. */
 export const MAX_WAIT_SECONDS = 30;
@@ -26,7 +27,6 @@ export function waitOf(ctx: Context): number | undefined {
   if (again !== undefined || !/^\d{1,9}(\.\d{1,3})?$/.test(raw)) {
     throw new TaskError(
       'invalid_wait',
-      400,
       `Expected \`wait\` to be a number of seconds, once, at most ${MAX_WAIT_SECONDS} counted, got ${quoted(raw)}`,
     );
   }
@@ -44,47 +44,32 @@ export async function serveLongPoll(
   ctx: Context,
   record: TaskRecord,
   waitSeconds: number,
-  deps: EventsContext,
+  streaming: Streaming,
 ): Promise<void> {
-  const query = queryValue(ctx, 'after');
-  const after = query !== undefined && query !== '' && query.length <= MAX_EVENT_ID_LENGTH ? query : undefined;
+  const after = afterOf(ctx);
   const taskId = record.snapshot.id;
-  const events: TaskEvent[] = [];
+  const output = new PollOutput();
   ctx.set('Cache-Control', 'no-store');
-  if (!(isFinished(record.snapshot.status) && after === record.lastEventId)) {
-    let answer!: () => void;
-    const ready = new Promise<void>((resolve) => (answer = resolve));
-    let done = false;
-    const output = {
-      get closed() {
-        return done;
-      },
-      send(event: TaskEvent) {
-        events.push(event);
-        // Let the events committed in the same tick join this answer; a terminal event is the last anyway.
-        if (isTerminalEvent(event.event)) answer();
-        else setImmediate(answer);
-      },
-      gone: () => answer(),
-    };
-    const leave = await follow(deps.feeds, deps.store, taskId, after, output);
+  if (!hasTheEnd(record, after)) {
+    const leave = await streaming.feeds.follow(taskId, after, output);
+    const answer = (): void => output.answer();
     const timer = setTimeout(answer, ctx.method === 'HEAD' ? 0 : waitSeconds * 1000);
     ctx.res.once('close', answer);
-    deps.polls.add(answer);
+    streaming.polls.add(answer);
     try {
-      if (events.length === 0) await ready;
+      await output.ready;
     } finally {
-      done = true;
+      output.answer();
       leave();
       clearTimeout(timer);
       ctx.res.off('close', answer);
-      deps.polls.delete(answer);
+      streaming.polls.delete(answer);
     }
   }
-  const snapshot = (await deps.store.read(taskId))?.snapshot ?? record.snapshot;
+  const snapshot = (await streaming.feeds.store.read(taskId))?.snapshot ?? record.snapshot;
   const body: LongPollAnswer = {
     snapshot,
-    events: events.map(({ id, event, data }) => ({ id, event, data: JSON.parse(data) as unknown })),
+    events: output.events.map(({ id, event, data }) => ({ id, event, data: JSON.parse(data) as unknown })),
   };
   ctx.body = body;
 }

@@ -1,5 +1,5 @@
 import { CommitConflictError, TaskFinishedError, TaskNotFoundError } from '../errors';
-import { EVENT_FOR_STATUS, isFinished } from '../status';
+import { EVENT_FOR_STATUS, isFinished } from '../vocabulary';
 import type { CommitLimits, TaskStore } from '../store/types';
 import type { FinishedStatus, TaskEvent, TaskSnapshot } from '../types';
 

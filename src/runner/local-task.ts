@@ -1,5 +1,5 @@
 import { TaskFinishedError } from '../errors';
-import { EVENT_FOR_STATUS, isFinished } from '../status';
+import { EVENT_FOR_STATUS, isFinished } from '../vocabulary';
 import type { ClaimedTask } from '../store/types';
 import type { FinishedStatus, Job, TaskEvent, TaskHandler, TaskSnapshot } from '../types';
 import { optionError } from '../util/validate';

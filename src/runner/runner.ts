@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { RunnerClosedError, UnknownTaskTypeError } from '../errors';
-import { isFinished } from '../status';
+import { isFinished } from '../vocabulary';
 import type { TaskStore } from '../store/types';
 import type { TaskEvent, TaskHandler, TaskSnapshot } from '../types';
 import { integerOption, optionError } from '../util/validate';

@@ -1,6 +1,7 @@
 /**
  * The text/event-stream wire format (WHATWG HTML, "Server-sent events") as pure functions.
- * Each returns the exact text of one block, ending with the blank line that dispatches it.
+ * `encodeEvent` returns the exact text of one block, ending with the blank line that dispatches it; `encodeRetry`
+ * one field line, which joins the next block.
  */
 
 /** One event: every field optional, but a browser dispatches only events that have `data`. */
@@ -38,25 +39,13 @@ export function encodeEvent({ event, id, data }: SseEvent): string {
   return `${out}\n`;
 }
 
-/** A comment block (`: text`), which clients ignore; one line per line of `text`. */
-export function encodeComment(text: string): string {
-  let out = '';
-  for (const line of text.split(LINE_BREAK)) out += `: ${line}\n`;
-  return `${out}\n`;
-}
-
-/** `retry: <ms>` as a block of its own: how long a browser waits before reconnecting. */
-export function encodeRetry(ms: number): string {
-  return `${encodeRetryLine(ms)}\n`;
-}
-
 /**
  * `retry: <ms>\n`, the field line alone, without the blank line that ends a block: written first on a stream, it
  * joins the block of the stream's first event. A block of its own is not dispatched by EventSource, but
  * fetch-based clients (`@microsoft/fetch-event-source`, `extended-eventsource`, Python's `httpx-sse`) hand it to the
  * app as an empty message, and `JSON.parse('')` then throws.
  */
-export function encodeRetryLine(ms: number): string {
+export function encodeRetry(ms: number): string {
   if (!Number.isInteger(ms) || ms < 0) {
     throw new TypeError(`koa-sse-tasks: an SSE retry must be an integer >= 0, got ${String(ms)} (${typeof ms})`);
   }

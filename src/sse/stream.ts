@@ -1,6 +1,3 @@
-import type { Context } from 'koa';
-import { encodeRetryLine } from './encode';
-
 /** What a stream uses of a response: an HTTP/1 `ServerResponse` and an HTTP/2 `Http2ServerResponse` alike. */
 interface Response {
   write(frame: string | Buffer): boolean;
@@ -11,9 +8,7 @@ interface Response {
 }
 
 /** How a stream treats a client that reads slower than events come. */
-export interface StreamLimits {
-  /** The `retry:` line written first: how long a browser waits before reconnecting, in ms. */
-  retryMs: number;
+export interface SlowClientLimits {
   /** Bytes that may wait in the response for the client before it counts as backed up (at least the socket's 16 KiB). */
   bufferBytes: number;
   /** How long a client may stay backed up before it is disconnected, in ms. */
@@ -44,7 +39,7 @@ export class EventStream {
   #closed = false;
   #clientGone = false;
 
-  constructor(response: Response, { bufferBytes, slowClientMs }: Omit<StreamLimits, 'retryMs'>) {
+  constructor(response: Response, { bufferBytes, slowClientMs }: SlowClientLimits) {
     this.#response = response;
     this.#bufferBytes = bufferBytes;
     this.#slowClientMs = slowClientMs;
@@ -131,46 +126,4 @@ export class EventStream {
     this.close();
     this.#response.destroy();
   }
-}
-
-/** Status 200 and the SSE headers, without a body: what HEAD answers, and the start of every stream. */
-export function setEventStreamHeaders(ctx: Context): void {
-  ctx.status = 200;
-  ctx.set('Content-Type', 'text/event-stream; charset=utf-8');
-  ctx.set('Cache-Control', 'no-cache, no-transform');
-  // nginx buffers proxied responses unless told not to.
-  ctx.set('X-Accel-Buffering', 'no');
-  // HTTP/1.1 only: illegal on HTTP/2, and on HTTP/1.0 (no chunked encoding) the end of the body is the connection's.
-  if (ctx.req.httpVersion === '1.1') ctx.set('Connection', 'keep-alive');
-  // koa-compress buffers until it has enough to compress; events must leave at once.
-  (ctx as Context & { compress?: boolean }).compress = false;
-}
-
-/** How a socket reports a client that hung up: the normal end of an event stream, not an error. */
-const CLIENT_GONE = new Set(['ERR_STREAM_PREMATURE_CLOSE', 'ECONNRESET', 'EPIPE', 'ECONNABORTED']);
-
-/**
- * Sets the SSE headers on a Koa context, flushes them with a `retry:` line and returns the stream.
- *
- * The frames go straight to `ctx.res` (`ctx.respond = false`, Koa's documented way to write the raw response), not
- * through a `ctx.body` stream that Koa pipes: Koa 3 pipes with `stream.pipeline`, which per stream costs more memory
- * and CPU than everything else a stream holds (see BENCHMARKS.md), and reports every client that goes away as
- * ERR_STREAM_PREMATURE_CLOSE. Middleware upstream sees status 200 and the SSE headers, and no body to buffer or
- * transform. For this response only, a client hanging up is not reported to `app.on('error')` either (Koa's
- * on-finished would).
- */
-export function openEventStream(ctx: Context, { retryMs, ...limits }: StreamLimits): EventStream {
-  setEventStreamHeaders(ctx);
-  ctx.respond = false;
-  const onerror = ctx.onerror.bind(ctx);
-  ctx.onerror = (error: Error) => {
-    const code = (error as NodeJS.ErrnoException | null)?.code;
-    if (code !== undefined && CLIENT_GONE.has(code)) return;
-    onerror(error);
-  };
-  ctx.flushHeaders();
-  const stream = new EventStream(ctx.res, limits);
-  // Bytes at once (for proxies that wait for the body), and no block of their own: see encodeRetryLine.
-  stream.write(encodeRetryLine(retryMs));
-  return stream;
 }

@@ -1,5 +1,5 @@
 import { CommitConflictError, QueueFullError, TaskFinishedError } from '../errors';
-import { isFinished, isTerminalEvent } from '../status';
+import { isFinished, isTerminalEvent } from '../vocabulary';
 import type { TaskEvent, TaskSnapshot } from '../types';
 import type {
   ClaimedTask,

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import Redis, { type RedisOptions } from 'ioredis';
 import { CommitConflictError, QueueFullError, TaskFinishedError } from '../../errors';
-import { isFinished, isTerminalEvent } from '../../status';
+import { isFinished, isTerminalEvent } from '../../vocabulary';
 import type { TaskEvent, TaskEventName, TaskSnapshot } from '../../types';
 
 import type {

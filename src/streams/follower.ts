@@ -1,44 +1,35 @@
-import { EVENT_FOR_STATUS } from '../status';
 import type { TaskRecord, TaskStore } from '../store/types';
 import type { TaskEvent } from '../types';
-import type { FeedSink, TaskFeeds } from './feeds';
-
-/** Where a follower's events go: an event stream, one task's slot in a multiplexed stream, a long-poll answer. */
-export interface FollowerOutput {
-  /** True once nothing more is wanted; the follower then writes nothing. */
-  readonly closed: boolean;
-  /** One event of the task, in order. `frame` is its encoding for a single-task stream, when the fan-out made one. */
-  send(event: TaskEvent, frame?: Buffer): void;
-  /** The task vanished (it expired) between the request's checks and the catch-up. */
-  gone(): void;
-}
+import { EVENT_FOR_STATUS, isFinished } from '../vocabulary';
+import type { LiveFrame, TaskOutput } from './feeds';
 
 /**
- * One client's view of one task. Live events that arrive while it catches up are held, then written if newer than
- * what the catch-up wrote: this is what makes a resume have no gap and no duplicate, for a stream and a long-poll
- * alike.
+ * One client's view of one task (see feeds.ts for the whole chain). Live events that arrive while it catches up are
+ * held, then written if newer than what the catch-up wrote: this is what makes a resume have no gap and no
+ * duplicate, for a stream and a long-poll alike.
  *
  * The same two rules hold for every live event afterwards, because a shared feed may lag behind what this follower
  * already wrote (Redis reads live events on another connection than the catch-up): an event not newer than the last
  * one written is dropped, and an event whose predecessor is not the last one written (events trimmed from the
  * history before the feed read them) makes the follower catch up again from where it is, never skip silently.
  */
-export class TaskFollower implements FeedSink {
+export class TaskFollower {
   readonly #taskId: string;
   readonly #store: TaskStore;
-  readonly #output: FollowerOutput;
+  readonly #output: TaskOutput;
   /** Live events that arrived while a catch-up runs; `undefined` when none runs. */
-  #held: Array<[TaskEvent, Buffer, string | undefined]> | undefined = [];
+  #held: Array<[TaskEvent, LiveFrame, string | undefined]> | undefined = [];
   /** The id of the last event written to the output. */
   #lastSent: string | undefined;
 
-  constructor(taskId: string, store: TaskStore, output: FollowerOutput) {
+  constructor(taskId: string, store: TaskStore, output: TaskOutput) {
     this.#taskId = taskId;
     this.#store = store;
     this.#output = output;
   }
 
-  receive(event: TaskEvent, frame: Buffer, previousId?: string): void {
+  /** A live event from the task's feed, with the id of the event before it. */
+  receive(event: TaskEvent, frame: LiveFrame, previousId?: string): void {
     if (this.#held !== undefined) this.#held.push([event, frame, previousId]);
     else this.#live(event, frame, previousId);
   }
@@ -64,7 +55,7 @@ export class TaskFollower implements FeedSink {
     for (const [event, frame, previousId] of held) this.receive(event, frame, previousId);
   }
 
-  #live(event: TaskEvent, frame: Buffer, previousId: string | undefined): void {
+  #live(event: TaskEvent, frame: LiveFrame, previousId: string | undefined): void {
     const lastSent = this.#lastSent;
     if (lastSent !== undefined && this.#store.compareEventIds(event.id, lastSent) <= 0) return;
     if (previousId === undefined || lastSent === undefined || previousId === lastSent) {
@@ -76,7 +67,7 @@ export class TaskFollower implements FeedSink {
     this.catchUp(lastSent).catch(() => this.#output.gone());
   }
 
-  #send(event: TaskEvent, frame?: Buffer): void {
+  #send(event: TaskEvent, frame?: LiveFrame): void {
     this.#lastSent = event.id;
     if (!this.#output.closed) this.#output.send(event, frame);
   }
@@ -90,24 +81,7 @@ export function freshStart({ snapshot, lastEventId }: TaskRecord): TaskEvent {
   return { event: EVENT_FOR_STATUS[snapshot.status], id: lastEventId, data: JSON.stringify(snapshot) };
 }
 
-/**
- * Follows one task for `output`: joins the task's feed, then catches up from `lastEventId`. Resolves, once the
- * catch-up is written, with the function that leaves the feed.
- */
-export async function follow(
-  feeds: TaskFeeds,
-  store: TaskStore,
-  taskId: string,
-  lastEventId: string | undefined,
-  output: FollowerOutput,
-): Promise<() => void> {
-  const follower = new TaskFollower(taskId, store, output);
-  const leave = await feeds.join(taskId, follower);
-  try {
-    if (!output.closed) await follower.catchUp(lastEventId);
-  } catch (error) {
-    leave();
-    throw error;
-  }
-  return leave;
+/** Whether a client whose last event is `lastEventId` already has the task's end: it gets 204, which stops EventSource. */
+export function hasTheEnd(record: TaskRecord, lastEventId: string | undefined): boolean {
+  return isFinished(record.snapshot.status) && lastEventId === record.lastEventId;
 }

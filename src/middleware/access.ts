@@ -10,21 +10,36 @@ const TASK_ID = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$/;
 /** The most tasks one multiplexed stream follows (`?ids=`). */
 export const MAX_IDS = 100;
 
-/** Reads a task and checks the caller may see it: 400 for a malformed id, 404 unknown, 403 when `authorize` says no. */
-export type TaskFinder = (ctx: Context, id: string) => Promise<TaskRecord>;
+/** Whether a request may see a task: the one place that asks the store and `authorize`. */
+export interface TaskAccess {
+  /** The task, for this request: 400 for a malformed id, 404 unknown, 403 when `authorize` says no. */
+  find(ctx: Context, id: string): Promise<TaskRecord>;
+  /** Whether `find` would give the task (the owner feed leaves out the tasks it would not). */
+  visible(ctx: Context, id: string): Promise<boolean>;
+}
 
-export function taskFinder({ runner, authorize }: ResolvedSseTasksOptions): TaskFinder {
-  return async (ctx, id) => {
+export function taskAccess({ runner, authorize }: ResolvedSseTasksOptions): TaskAccess {
+  const find = async (ctx: Context, id: string): Promise<TaskRecord> => {
     if (!TASK_ID.test(id)) {
-      throw new TaskError('invalid_task_id', 400, 'A task id is 1 to 128 letters, digits, or the characters _ . : -');
+      throw new TaskError('invalid_task_id', 'A task id is 1 to 128 letters, digits, or the characters _ . : -');
     }
     const record = await runner.store.read(id);
     if (record === undefined) throw new TaskNotFoundError(id);
     if (authorize !== undefined && (await authorize(ctx, record.snapshot)) !== true) {
-      throw new TaskError('forbidden', 403, `You may not access the task ${id}`);
+      throw new TaskError('forbidden', `You may not access the task ${id}`);
     }
     return record;
   };
+  const visible = async (ctx: Context, id: string): Promise<boolean> => {
+    try {
+      await find(ctx, id);
+      return true;
+    } catch (error) {
+      if (error instanceof TaskError && (error.status === 403 || error.status === 404)) return false;
+      throw error;
+    }
+  };
+  return { find, visible };
 }
 
 /** The task ids of `?ids=a,b,c`, or `undefined` without `ids`; 400 unless 1 to 100 distinct well-formed ids. */
@@ -41,7 +56,6 @@ export function idsOf(ctx: Context): string[] | undefined {
   ) {
     throw new TaskError(
       'invalid_ids',
-      400,
       `Expected \`ids\` to be 1 to ${MAX_IDS} distinct task ids separated by commas, once, got ${quoted(raw)}`,
     );
   }

@@ -1,0 +1,63 @@
+import type { Context } from 'koa';
+import type { TaskRecord } from '../store/types';
+import { hasTheEnd } from '../streams/follower';
+import { MAX_SET_ID_LENGTH, parseSetId, type Positions } from '../streams/set-id';
+import { followOwnerTasks, TaskSet, type Visible } from '../streams/task-set';
+import { lastEventIdOf } from './last-event-id';
+import { failStream, openStream, setEventStreamHeaders, type Streaming } from './open-stream';
+
+/**
+ * `GET /tasks/events?ids=a,b,c`, every task already found and authorized (in `ids` order). A client that has every
+ * task's terminal event gets 204; any other gets one stream for the set, which ends once every task has ended.
+ */
+export async function serveTaskSet(ctx: Context, records: TaskRecord[], streaming: Streaming): Promise<void> {
+  const given = parseSetId(lastEventIdOf(ctx, MAX_SET_ID_LENGTH));
+  const tasks = records.map((record, index) => {
+    const key = String(index);
+    const last = given.get(key) || undefined;
+    return { key, taskId: record.snapshot.id, last, seen: hasTheEnd(record, last) };
+  });
+  if (tasks.every((task) => task.seen)) {
+    ctx.status = 204;
+    return;
+  }
+  if (ctx.method === 'HEAD') return setEventStreamHeaders(ctx);
+
+  const open = tasks.filter((task) => !task.seen);
+  const stream = openStream(
+    ctx,
+    streaming,
+    open.map((task) => task.taskId),
+  );
+  const positions: Positions = new Map();
+  for (const task of tasks) if (task.seen) positions.set(task.key, task.last!);
+  const set = new TaskSet(stream, streaming.feeds, positions, true);
+  for (const task of open) set.register(task.key, task.taskId);
+  try {
+    await Promise.all(open.map((task) => set.follow(task.key, task.last)));
+  } catch (error) {
+    failStream(ctx, stream, error);
+  }
+}
+
+/**
+ * `GET /tasks/events`: every task of `owner`, those started later included (by any process sharing the store).
+ * The stream stays open until the client leaves or `close()`.
+ */
+export async function serveOwnerFeed(
+  ctx: Context,
+  owner: string,
+  visible: Visible,
+  streaming: Streaming,
+): Promise<void> {
+  if (ctx.method === 'HEAD') return setEventStreamHeaders(ctx);
+  const given = parseSetId(lastEventIdOf(ctx, MAX_SET_ID_LENGTH));
+  const stream = openStream(ctx, streaming, []);
+  const set = new TaskSet(stream, streaming.feeds, new Map(), false);
+  const fail = (error: unknown): void => failStream(ctx, stream, error);
+  try {
+    await followOwnerTasks(set, streaming.feeds, owner, given, visible, fail);
+  } catch (error) {
+    fail(error);
+  }
+}

@@ -1,0 +1,66 @@
+import { encodeEvent } from '../sse/encode';
+import type { EventStream } from '../sse/stream';
+import type { TaskEvent } from '../types';
+import { isTerminalEvent } from '../vocabulary';
+import type { LiveFrame, TaskOutput } from './feeds';
+
+/** A single-task stream: each event's frame as is; the stream ends after the terminal event. */
+export class StreamOutput implements TaskOutput {
+  readonly #stream: EventStream;
+
+  constructor(stream: EventStream) {
+    this.#stream = stream;
+  }
+
+  get closed(): boolean {
+    return this.#stream.closed;
+  }
+
+  send(event: TaskEvent, live?: LiveFrame): void {
+    // Progress is idempotent: a backed-up client gets only the latest live one. A catch-up event is written whole,
+    // however large: it is exactly what the client asked for.
+    if (live === undefined) this.#stream.write(encodeEvent(event));
+    else this.#stream.write(live, event.event === 'progress' ? 'progress' : undefined);
+    if (isTerminalEvent(event.event)) this.#stream.close();
+  }
+
+  gone(): void {
+    this.#stream.close();
+  }
+}
+
+/**
+ * A long-poll's answer: the events it collects, and `ready`, which settles once there is something to answer with.
+ * The events committed in the same turn as the first one join it; a terminal event is the last anyway.
+ */
+export class PollOutput implements TaskOutput {
+  readonly events: TaskEvent[] = [];
+  /** Settles when the answer is due: an event came, the task is gone, or `answer()` was called. */
+  readonly ready: Promise<void>;
+  #answered = false;
+  #resolve!: () => void;
+
+  constructor() {
+    this.ready = new Promise<void>((resolve) => (this.#resolve = resolve));
+  }
+
+  get closed(): boolean {
+    return this.#answered;
+  }
+
+  send(event: TaskEvent): void {
+    this.events.push(event);
+    if (isTerminalEvent(event.event)) this.answer();
+    else setImmediate(() => this.answer());
+  }
+
+  gone(): void {
+    this.answer();
+  }
+
+  /** Answers now with what it has (a timeout, the client leaving, shutdown); later events are not taken. */
+  answer(): void {
+    this.#answered = true;
+    this.#resolve();
+  }
+}
