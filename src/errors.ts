@@ -14,6 +14,8 @@ export const ERROR_CODES = {
   invalid_wait: { status: 400, meaning: '`wait` is not a number of seconds, given once.' },
   unauthenticated: { status: 401, meaning: 'The owner feed needs a caller: `owner(ctx)` named no one.' },
   forbidden: { status: 403, meaning: '`authorize(ctx, task)` refused this request the task.' },
+  invalid_token: { status: 403, meaning: 'The `token` is malformed, tampered, signed elsewhere, or not for this.' },
+  token_expired: { status: 403, meaning: 'The `token` has expired: get a new one from the app and resume.' },
   task_not_found: { status: 404, meaning: 'No task has that id: it never existed, or was forgotten after `ttlMs`.' },
   method_not_allowed: { status: 405, meaning: 'The path does not take that method; `Allow` lists those it takes.' },
   task_finished: { status: 409, meaning: 'The task has already finished (a cancel came too late).' },

@@ -2,6 +2,8 @@ export { sseTasks } from './middleware/sse-tasks';
 export type { SseTasksMiddleware } from './middleware/sse-tasks';
 export { MIDDLEWARE_DEFAULTS } from './middleware/options';
 export type { CorsOptions, SseTasksOptions } from './middleware/options';
+export { STREAM_TOKEN_DEFAULTS } from './middleware/tokens';
+export type { StreamTokenOptions, TokenScope } from './middleware/tokens';
 export { TaskRunner } from './runner/runner';
 export type { CloseOptions, StalledInfo, StartOptions, TaskRunnerEvents } from './runner/runner';
 export { TASK_TYPE_DEFAULTS } from './runner/attempt';

@@ -1,8 +1,10 @@
 import type { Context } from 'koa';
 import { TaskError, TaskNotFoundError } from '../errors';
 import type { TaskRecord } from '../store/types';
+import type { Visible } from '../streams/task-set';
 import type { ResolvedSseTasksOptions } from './options';
-import { queryValues, quoted } from './query';
+import { queryValue, queryValues, quoted } from './query';
+import type { StreamTokens, TokenScope } from './tokens';
 
 /** Ids we could have issued: UUIDs, and the ids of other queues (BullMQ). Anything else is a 400. */
 const TASK_ID = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$/;
@@ -10,36 +12,86 @@ const TASK_ID = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$/;
 /** The most tasks one multiplexed stream follows (`?ids=`). */
 export const MAX_IDS = 100;
 
-/** Whether a request may see a task: the one place that asks the store and `authorize`. */
+/**
+ * Whether a request may see a task: the one place that asks the store, `authorize` and the stream token. A read
+ * request (GET, HEAD) with `?token=` is decided by the token alone: one whose scope covers the task authorizes it
+ * without `authorize` (no cookie needed), any other is a 403, even beside a valid cookie. Other methods ignore it.
+ */
 export interface TaskAccess {
-  /** The task, for this request: 400 for a malformed id, 404 unknown, 403 when `authorize` says no. */
+  /** The task, for this request: 400 for a malformed id, 404 unknown, 403 when `authorize` or the token says no. */
   find(ctx: Context, id: string): Promise<TaskRecord>;
-  /** Whether `find` would give the task (the owner feed leaves out the tasks it would not). */
-  visible(ctx: Context, id: string): Promise<boolean>;
+  /** The tasks of `?ids=`, in that order: each as `find` gives it (a token of one task covers that task alone). */
+  findAll(ctx: Context, ids: readonly string[]): Promise<TaskRecord[]>;
+  /**
+   * Whose tasks the owner feed carries for this request, and which of them it may see: the token's owner, or
+   * `owner(ctx)`. 400 without the `owner` option, 401 when it names no one, 403 for a token of tasks rather than
+   * of an owner.
+   */
+  feedOf(ctx: Context): Promise<{ owner: string; visible: Visible }>;
 }
 
-export function taskAccess({ runner, authorize }: ResolvedSseTasksOptions): TaskAccess {
-  const find = async (ctx: Context, id: string): Promise<TaskRecord> => {
+export function taskAccess(options: ResolvedSseTasksOptions, tokens: StreamTokens | undefined): TaskAccess {
+  const { runner, authorize } = options;
+  /** The scope of the request's token; `undefined` when it has none, or is not a read. */
+  const scopeOf = (ctx: Context): TokenScope | undefined => {
+    if (tokens === undefined || (ctx.method !== 'GET' && ctx.method !== 'HEAD')) return undefined;
+    const token = queryValue(ctx, 'token');
+    return token === undefined ? undefined : tokens.verify(token);
+  };
+  const read = async (id: string): Promise<TaskRecord> => {
     if (!TASK_ID.test(id)) {
       throw new TaskError('invalid_task_id', 'A task id is 1 to 128 letters, digits, or the characters _ . : -');
     }
     const record = await runner.store.read(id);
     if (record === undefined) throw new TaskNotFoundError(id);
-    if (authorize !== undefined && (await authorize(ctx, record.snapshot)) !== true) {
+    return record;
+  };
+  const check = async (ctx: Context, scope: TokenScope | undefined, record: TaskRecord): Promise<TaskRecord> => {
+    const { id } = record.snapshot;
+    if (scope !== undefined) {
+      if (!covers(scope, record)) throw new TaskError('invalid_token', `The stream token does not cover the task ${id}`);
+    } else if (authorize !== undefined && (await authorize(ctx, record.snapshot)) !== true) {
       throw new TaskError('forbidden', `You may not access the task ${id}`);
     }
     return record;
   };
-  const visible = async (ctx: Context, id: string): Promise<boolean> => {
-    try {
-      await find(ctx, id);
-      return true;
-    } catch (error) {
-      if (error instanceof TaskError && (error.status === 403 || error.status === 404)) return false;
-      throw error;
-    }
+  return {
+    async find(ctx, id) {
+      const scope = scopeOf(ctx);
+      return check(ctx, scope, await read(id));
+    },
+    async findAll(ctx, ids) {
+      const scope = scopeOf(ctx);
+      if (scope !== undefined && 'taskId' in scope && ids.length > 1) {
+        throw new TaskError('invalid_token', 'The stream token covers one task: ask for it alone');
+      }
+      return Promise.all(ids.map(async (id) => check(ctx, scope, await read(id))));
+    },
+    async feedOf(ctx) {
+      const scope = scopeOf(ctx);
+      if (scope !== undefined) {
+        if (!('owner' in scope)) throw new TaskError('invalid_token', 'The stream token is not for an owner feed');
+        const { owner } = scope;
+        return { owner, visible: async (id) => (await runner.store.read(id))?.snapshot.owner === owner };
+      }
+      if (options.owner === undefined) {
+        throw new TaskError('ids_required', 'Give ?ids=a,b,c; the feed of all your tasks needs the `owner` option');
+      }
+      const owner = options.owner(ctx);
+      if (owner === undefined) throw new TaskError('unauthenticated', 'The feed of your tasks needs to know who you are');
+      const visible = async (id: string): Promise<boolean> => {
+        const record = await runner.store.read(id);
+        return record !== undefined && (authorize === undefined || (await authorize(ctx, record.snapshot)) === true);
+      };
+      return { owner, visible };
+    },
   };
-  return { find, visible };
+}
+
+function covers(scope: TokenScope, { snapshot }: TaskRecord): boolean {
+  if ('taskId' in scope) return scope.taskId === snapshot.id;
+  if ('taskIds' in scope) return scope.taskIds.includes(snapshot.id);
+  return snapshot.owner === scope.owner;
 }
 
 /** The task ids of `?ids=a,b,c`, or `undefined` without `ids`; 400 unless 1 to 100 distinct well-formed ids. */

@@ -3,6 +3,7 @@ import type { TaskRunner } from '../runner/runner';
 import type { TaskSnapshot } from '../types';
 import { functionOption, integerOption, optionError } from '../util/validate';
 import type { CorsOptions } from './cors';
+import { resolveSecrets } from './tokens';
 
 export type { CorsOptions };
 
@@ -44,6 +45,11 @@ export interface SseTasksOptions {
   maxConnections?: number;
   /** The most event streams following one task at once in this process; one more answers 503. @default 1_000 */
   maxConnectionsPerTask?: number;
+  /**
+   * The key of signed stream tokens (`tasks.streamToken()`, `?token=`): a string of at least 32 characters, or a
+   * list of them for rotation (the first signs, every one verifies). Every instance must share it. @default none
+   */
+  secret?: string | readonly string[];
 }
 
 export const MIDDLEWARE_DEFAULTS = {
@@ -70,6 +76,7 @@ export interface ResolvedSseTasksOptions {
   slowClientMs: number;
   maxConnections: number;
   maxConnectionsPerTask: number;
+  secrets: string[] | undefined;
 }
 
 export function resolveSseTasksOptions(options: SseTasksOptions): ResolvedSseTasksOptions {
@@ -109,5 +116,6 @@ export function resolveSseTasksOptions(options: SseTasksOptions): ResolvedSseTas
     owner,
     authorize: authorize ?? (owner === undefined ? undefined : (ctx, task) => owner(ctx) === task.owner),
     cors,
+    secrets: resolveSecrets(options.secret),
   };
 }

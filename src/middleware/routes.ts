@@ -50,16 +50,9 @@ export function taskRouter(options: ResolvedSseTasksOptions, deps: RouteDeps): R
   const followMany: Handler = async (ctx) => {
     refuseWhenClosing();
     const ids = idsOf(ctx);
-    if (ids !== undefined) {
-      const records = await Promise.all(ids.map((id) => access.find(ctx, id)));
-      return serveTaskSet(ctx, records, streaming);
-    }
-    if (options.owner === undefined) {
-      throw new TaskError('ids_required', 'Give ?ids=a,b,c; the feed of all your tasks needs the `owner` option');
-    }
-    const owner = options.owner(ctx);
-    if (owner === undefined) throw new TaskError('unauthenticated', 'The feed of your tasks needs to know who you are');
-    await serveOwnerFeed(ctx, owner, (id) => access.visible(ctx, id), streaming);
+    if (ids !== undefined) return serveTaskSet(ctx, await access.findAll(ctx, ids), streaming);
+    const { owner, visible } = await access.feedOf(ctx);
+    await serveOwnerFeed(ctx, owner, visible, streaming);
   };
   const read: Handler = async (ctx) => {
     const wait = waitOf(ctx);

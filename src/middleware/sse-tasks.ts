@@ -6,6 +6,7 @@ import { taskAccess } from './access';
 import type { Streaming } from './open-stream';
 import { resolveSseTasksOptions, type SseTasksOptions } from './options';
 import { taskRouter } from './routes';
+import { StreamTokens, type StreamTokenOptions, type TokenScope } from './tokens';
 
 /** The middleware `sseTasks()` returns: mount it with `app.use()`, end its streams with `close()` on shutdown. */
 export interface SseTasksMiddleware extends Middleware {
@@ -23,6 +24,11 @@ export interface SseTasksMiddleware extends Middleware {
    * their paths (405 with `Allow` for those they do not take), so no `allowedMethods()` is needed for them.
    */
   routes(): ReturnType<Router['routes']>;
+  /**
+   * A signed token that lets its bearer read the tasks of `scope` (`?token=` on every read route) without cookies
+   * and without `authorize`, until `ttlMs` (default 5 minutes) has passed. Needs the `secret` option.
+   */
+  streamToken(scope: TokenScope, options?: StreamTokenOptions): string;
 }
 
 /**
@@ -47,9 +53,10 @@ export function sseTasks(options: SseTasksOptions): SseTasksMiddleware {
     polls: new Set(),
   };
   let closing = false;
+  const tokens = resolved.secrets === undefined ? undefined : new StreamTokens(resolved.secrets);
   const router = taskRouter(resolved, {
     streaming,
-    access: taskAccess(resolved),
+    access: taskAccess(resolved, tokens),
     closing: () => closing,
     retryAfterSeconds,
   });
@@ -72,5 +79,14 @@ export function sseTasks(options: SseTasksOptions): SseTasksMiddleware {
       enumerable: true,
     },
     routes: { value: () => router.routes(), enumerable: true },
+    streamToken: {
+      value: (scope: TokenScope, tokenOptions?: StreamTokenOptions): string => {
+        if (tokens === undefined) {
+          throw new TypeError('koa-sse-tasks: tasks.streamToken() needs the `secret` option of sseTasks()');
+        }
+        return tokens.sign(scope, tokenOptions);
+      },
+      enumerable: true,
+    },
   }) as SseTasksMiddleware;
 }
