@@ -1,10 +1,12 @@
 // Builds dist/: CommonJS + .d.ts from tsc, then a thin ES module wrapper over the same
 // CommonJS code, so `import` and `require` share one TaskRunner class (no dual-package hazard);
-// and dist/client/, the browser client as plain ES modules.
+// and dist/client/, the browser client as plain ES modules. The entries are the list in scripts/entries.mjs.
 import { execFileSync } from 'node:child_process';
 import { existsSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { ENTRIES, targetsOf } from './entries.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const require = createRequire(import.meta.url);
@@ -21,11 +23,15 @@ execFileSync(
   },
 );
 
-for (const entry of ['index', 'redis', 'bullmq']) {
+for (const { file: entry } of ENTRIES.filter((e) => e.kind === 'node')) {
   const names = Object.keys(require(`../dist.next/${entry}.js`)).filter((n) => n !== 'default' && n !== '__esModule');
-  const body = [`import cjs from './${entry}.js';`, `export const { ${names.join(', ')} } = cjs;`, ''].join('\n');
+  const body = [
+    `import cjs from './${path.basename(entry)}.js';`,
+    `export const { ${names.join(', ')} } = cjs;`,
+    '',
+  ].join('\n');
   writeFileSync(new URL(`${entry}.mjs`, next), body);
-  writeFileSync(new URL(`${entry}.d.mts`, next), `export * from './${entry}.js';\n`);
+  writeFileSync(new URL(`${entry}.d.mts`, next), `export * from './${path.basename(entry)}.js';\n`);
 }
 
 // The browser client (koa-sse-tasks/client): ES modules with no import at run time, for pages to load as they are.
@@ -37,6 +43,10 @@ execFileSync(
 renameSync(new URL('.client/client/', next), new URL('client/', next));
 rmSync(new URL('.client/', next), { recursive: true, force: true });
 writeFileSync(new URL('client/package.json', next), `${JSON.stringify({ type: 'module' })}\n`);
+
+// Every file that package.json `exports` names, so an entry added to the list but not to the sources fails here.
+const missing = ENTRIES.flatMap(targetsOf).filter((target) => !existsSync(new URL(target, next)));
+if (missing.length > 0) throw new Error(`The build made no ${missing.join(', ')}: is the entry's source in src/?`);
 
 const old = new URL('../dist.old/', import.meta.url);
 rmSync(old, { recursive: true, force: true });
