@@ -9,15 +9,24 @@ export type { TaskTypeOptions } from './runner/attempt';
 export { RUNNER_DEFAULTS } from './runner/options';
 export type { TaskRunnerOptions } from './runner/options';
 export { MemoryStore } from './store/memory';
+/**
+ * For store authors: `TaskStore` is `TaskLog & JobQueue & OwnerIndex & StoreLifecycle`, each interface's TSDoc
+ * states its contract, and the other types here are what their members take and return. An app only names
+ * `TaskStore` (the runner's `store` option).
+ */
 export type {
   ClaimedTask,
   CommitCondition,
   CommitLimits,
+  JobQueue,
   Lease,
   NewTaskEvent,
   OwnedTask,
+  OwnerIndex,
   QueueBound,
+  StoreLifecycle,
   TaskEventListener,
+  TaskLog,
   TaskRecord,
   TaskStore,
 } from './store/types';

@@ -2,13 +2,17 @@ import { randomUUID } from 'node:crypto';
 import {
   CommitConflictError,
   QueueFullError,
+  RUNNER_DEFAULTS,
   TaskFinishedError,
+  type CommitLimits,
+  type Lease,
   type TaskSnapshot,
   type TaskStatus,
   type TaskStore,
 } from '../../src';
 
-const limits = { historyLimit: 5, ttlMs: 60_000 };
+/** What a runner passes, with a small history; the cases below change one limit at a time. */
+const limits: CommitLimits = { historyLimit: 5, maxHistoryBytes: RUNNER_DEFAULTS.maxHistoryBytes, ttlMs: 60_000 };
 
 function snapshot(id: string, status: TaskStatus = 'running', progress = 0): TaskSnapshot {
   const now = new Date().toISOString();
@@ -239,7 +243,7 @@ export function describeTaskStore(name: string, makeStore: () => TaskStore | Pro
     });
 
     describe('job queue', () => {
-      const lease = (worker: string, leaseMs = 60_000): { worker: string; leaseMs: number } => ({ worker, leaseMs });
+      const lease = (holder: string, leaseMs = 60_000): Lease => ({ holder, leaseMs });
       // Task types unique to each test, so stores shared between tests never hand one test's tasks to another.
       let type: string;
       beforeEach(() => {

@@ -57,7 +57,7 @@ export class TaskWorker {
     this.#defined = defined;
     this.#closing = closing;
     this.#lease = {
-      worker: `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`,
+      holder: `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`,
       leaseMs: options.leaseMs,
     };
     this.#startMaintenance();

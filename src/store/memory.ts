@@ -45,7 +45,7 @@ export class MemoryStore implements TaskStore {
   readonly #queue: Queued[] = [];
   /** type -> how many entries of that type `#queue` holds. */
   readonly #queuedByType = new Map<string, number>();
-  readonly #leases = new Map<string, { worker: string; deadline: number }>();
+  readonly #leases = new Map<string, { holder: string; deadline: number }>();
   readonly #queuedListeners = new Set<() => void>();
   /** owner -> its tasks (id -> position), in creation order; positions count up over all owners. */
   readonly #owners = new Map<string, Map<string, string>>();
@@ -87,8 +87,8 @@ export class MemoryStore implements TaskStore {
     }
     entry.history.push(stored);
     entry.historyBytes += Buffer.byteLength(data);
-    const maxBytes = limits.maxHistoryBytes ?? Infinity;
-    while (entry.history.length > 1 && (entry.history.length > limits.historyLimit || entry.historyBytes > maxBytes)) {
+    const { historyLimit, maxHistoryBytes } = limits;
+    while (entry.history.length > 1 && (entry.history.length > historyLimit || entry.historyBytes > maxHistoryBytes)) {
       entry.historyBytes -= Buffer.byteLength(entry.history.shift()!.data);
     }
     if (isFinished(snapshot.status)) {
@@ -136,7 +136,7 @@ export class MemoryStore implements TaskStore {
     return stored;
   }
 
-  async claim(types: readonly string[], { worker, leaseMs }: Lease): Promise<ClaimedTask | undefined> {
+  async claim(types: readonly string[], { holder, leaseMs }: Lease): Promise<ClaimedTask | undefined> {
     for (let i = 0; i < this.#queue.length; i++) {
       const queued = this.#queue[i]!;
       if (!types.includes(queued.type)) continue;
@@ -146,25 +146,25 @@ export class MemoryStore implements TaskStore {
       else this.#queuedByType.set(queued.type, left);
       const record = this.#tasks.get(queued.taskId)?.record;
       if (record === undefined || record.snapshot.status !== 'queued') continue; // cancelled while queued
-      this.#leases.set(queued.taskId, { worker, deadline: Date.now() + leaseMs });
+      this.#leases.set(queued.taskId, { holder, deadline: Date.now() + leaseMs });
       return { ...record, input: queued.input };
     }
     return undefined;
   }
 
-  async renew(taskIds: readonly string[], { worker, leaseMs }: Lease): Promise<string[]> {
+  async renew(taskIds: readonly string[], { holder, leaseMs }: Lease): Promise<string[]> {
     const lost: string[] = [];
     for (const taskId of taskIds) {
       const lease = this.#leases.get(taskId);
       const status = this.#tasks.get(taskId)?.record.snapshot.status;
       if (status !== undefined && isFinished(status)) lost.push(taskId);
-      else if (lease !== undefined && lease.worker !== worker) lost.push(taskId);
-      else this.#leases.set(taskId, { worker, deadline: Date.now() + leaseMs });
+      else if (lease !== undefined && lease.holder !== holder) lost.push(taskId);
+      else this.#leases.set(taskId, { holder, deadline: Date.now() + leaseMs });
     }
     return lost;
   }
 
-  async reapExpired({ worker, leaseMs }: Lease, max: number): Promise<TaskRecord[]> {
+  async reapExpired({ holder, leaseMs }: Lease, max: number): Promise<TaskRecord[]> {
     const now = Date.now();
     const reaped: TaskRecord[] = [];
     for (const [taskId, lease] of this.#leases) {
@@ -175,7 +175,7 @@ export class MemoryStore implements TaskStore {
         this.#leases.delete(taskId);
         continue;
       }
-      this.#leases.set(taskId, { worker, deadline: now + leaseMs });
+      this.#leases.set(taskId, { holder, deadline: now + leaseMs });
       reaped.push(record);
     }
     return reaped;

@@ -158,9 +158,9 @@ export class RedisStore implements TaskStore {
     return this.#commit(snapshot, event, limits, undefined, json ?? '', bound);
   }
 
-  async claim(types: readonly string[], { worker, leaseMs }: Lease): Promise<ClaimedTask | undefined> {
+  async claim(types: readonly string[], { holder, leaseMs }: Lease): Promise<ClaimedTask | undefined> {
     if (types.length === 0) return undefined;
-    const claimed = await this.#command.sseTasksClaim(...this.#leaseKeys(), this.keyPrefix, worker, leaseMs, ...types);
+    const claimed = await this.#command.sseTasksClaim(...this.#leaseKeys(), this.keyPrefix, holder, leaseMs, ...types);
     if (claimed == null) return undefined;
     const [, snapshot, lastEventId, input] = claimed;
     return {
@@ -170,13 +170,13 @@ export class RedisStore implements TaskStore {
     };
   }
 
-  async renew(taskIds: readonly string[], { worker, leaseMs }: Lease): Promise<string[]> {
+  async renew(taskIds: readonly string[], { holder, leaseMs }: Lease): Promise<string[]> {
     if (taskIds.length === 0) return [];
-    return this.#command.sseTasksRenew(...this.#leaseKeys(), this.keyPrefix, worker, leaseMs, ...taskIds);
+    return this.#command.sseTasksRenew(...this.#leaseKeys(), this.keyPrefix, holder, leaseMs, ...taskIds);
   }
 
-  async reapExpired({ worker, leaseMs }: Lease, max: number): Promise<TaskRecord[]> {
-    const flat = await this.#command.sseTasksReap(...this.#leaseKeys(), this.keyPrefix, worker, leaseMs, max);
+  async reapExpired({ holder, leaseMs }: Lease, max: number): Promise<TaskRecord[]> {
+    const flat = await this.#command.sseTasksReap(...this.#leaseKeys(), this.keyPrefix, holder, leaseMs, max);
     const records: TaskRecord[] = [];
     for (let i = 0; i + 2 < flat.length; i += 3) {
       records.push({ snapshot: JSON.parse(flat[i + 1]!) as TaskSnapshot, lastEventId: flat[i + 2]! });
@@ -274,7 +274,7 @@ export class RedisStore implements TaskStore {
       input ?? '',
       snapshot.type,
       snapshot.owner ?? '',
-      limits.maxHistoryBytes ?? 2 ** 53,
+      limits.maxHistoryBytes,
       bound?.maxQueued ?? '',
       // ioredis resends a command whose reply a reset connection lost (autoResendUnfulfilledCommands); the script
       // answers a resend carrying a token it has seen with the id it stored then, so a commit is never stored twice.
