@@ -1,15 +1,21 @@
 import { QueueEvents, type ConnectionOptions } from 'bullmq';
 import { TaskFinishedError } from '../errors';
-import { RUNNER_DEFAULTS } from '../runner/options';
+import { resolveCommitLimits, type CommitLimitOptions } from '../runner/options';
 import { EVENT_FOR_STATUS, isFinished } from '../status';
-import type { TaskStore } from '../store/types';
+import { checkStore } from '../store/members';
+import type { TaskLog } from '../store/types';
 import type { FinishedStatus, TaskEventName, TaskSnapshot } from '../types';
-import { integerOption, optionError } from '../util/validate';
+import { optionError } from '../util/validate';
 
-/** Options of `bridgeBullMQ()`. */
-export interface BullMQBridgeOptions {
-  /** The store the app's runner reads from (a `RedisStore` shared with the web instances). */
-  store: TaskStore;
+/**
+ * Options of `bridgeBullMQ()`. `historyLimit`, `maxHistoryBytes` and `ttlMs` are the runner's, with its defaults.
+ */
+export interface BullMQBridgeOptions extends CommitLimitOptions {
+  /**
+   * The store the app's runner reads from (a `RedisStore` shared with the web instances). The bridge only writes
+   * tasks' histories: any `TaskLog` does.
+   */
+  store: TaskLog;
   /** The BullMQ queue whose jobs become tasks. With `connection`; or give `queueEvents`. */
   queueName?: string;
   /** How BullMQ connects to Redis, as for its own `QueueEvents`. */
@@ -18,12 +24,6 @@ export interface BullMQBridgeOptions {
   prefix?: string;
   /** A `QueueEvents` of your own instead of `queueName`/`connection`; the bridge listens to it but never closes it. */
   queueEvents?: QueueEvents;
-  /** Events kept per task for replay. @default 1000 */
-  historyLimit?: number;
-  /** Bytes of event data kept per task for replay, besides `historyLimit`; the oldest go first. @default 262_144 */
-  maxHistoryBytes?: number;
-  /** How long a finished task is kept, in ms. @default 3_600_000 */
-  ttlMs?: number;
 }
 
 /** A running bridge; `close()` stops listening (and closes the `QueueEvents` it opened). */
@@ -43,22 +43,11 @@ export interface BullMQBridge {
 export function bridgeBullMQ(options: BullMQBridgeOptions): BullMQBridge {
   if (typeof options !== 'object' || options === null) throw optionError('options', 'an object', options);
   const { store, queueName, connection, prefix, queueEvents: given } = options;
-  if (typeof store !== 'object' || store === null || typeof store.commit !== 'function') {
-    throw optionError('store', 'a TaskStore (the RedisStore your runner uses)', store);
-  }
+  checkStore('store', store, 'the RedisStore your runner uses', ['TaskLog']);
   if (given === undefined && (typeof queueName !== 'string' || queueName === '' || connection === undefined)) {
     throw optionError('queueName', 'a BullMQ queue name, with `connection` (or give `queueEvents`)', queueName);
   }
-  const limits = {
-    historyLimit: integerOption('historyLimit', options.historyLimit ?? RUNNER_DEFAULTS.historyLimit, 1, 1_000_000),
-    maxHistoryBytes: integerOption(
-      'maxHistoryBytes',
-      options.maxHistoryBytes ?? RUNNER_DEFAULTS.maxHistoryBytes,
-      1,
-      2 ** 30,
-    ),
-    ttlMs: integerOption('ttlMs', options.ttlMs ?? RUNNER_DEFAULTS.ttlMs, 1),
-  };
+  const limits = resolveCommitLimits(options);
   const events =
     given ?? new QueueEvents(queueName!, { connection: connection!, ...(prefix === undefined ? {} : { prefix }) });
   const type = given?.name ?? queueName!;

@@ -60,12 +60,9 @@ export class TaskRunner extends EventEmitter<TaskRunnerEvents> {
     super();
     this.#options = resolveRunnerOptions(options);
     this.store = this.#options.store;
-    const { historyLimit, maxHistoryBytes, ttlMs } = this.#options;
     this.#context = {
       store: this.store,
-      get limits() {
-        return { historyLimit, maxHistoryBytes, ttlMs };
-      },
+      limits: this.#options.limits,
       committed: (taskId, event) => this.emit('event', taskId, event),
       stalled: (taskId, info) => this.emit('stalled', taskId, info),
       report: (error) => this.#report(error),
