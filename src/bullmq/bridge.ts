@@ -1,10 +1,10 @@
-import { QueueEvents, type ConnectionOptions } from 'bullmq';
+import { QueueEvents, type ConnectionOptions, type QueueEventsListener } from 'bullmq';
 import { TaskFinishedError } from '../errors';
 import { resolveCommitLimits, type CommitLimitOptions } from '../runner/options';
 import { EVENT_FOR_STATUS, isFinished } from '../status';
 import { checkStore } from '../store/members';
 import type { TaskLog } from '../store/types';
-import type { FinishedStatus, TaskEventName, TaskSnapshot } from '../types';
+import type { TaskEventName, TaskSnapshot, TaskStatus } from '../types';
 import { optionError } from '../util/validate';
 
 /**
@@ -25,6 +25,9 @@ export interface BullMQBridgeOptions extends CommitLimitOptions {
   /** A `QueueEvents` of your own instead of `queueName`/`connection`; the bridge listens to it but never closes it. */
   queueEvents?: QueueEvents;
 }
+
+/** The BullMQ events the bridge turns into task events. */
+type BridgedEvents = Pick<QueueEventsListener, 'added' | 'active' | 'progress' | 'completed' | 'failed' | 'error'>;
 
 /** A running bridge; `close()` stops listening (and closes the `QueueEvents` it opened). */
 export interface BullMQBridge {
@@ -81,24 +84,18 @@ export function bridgeBullMQ(options: BullMQBridgeOptions): BullMQBridge {
       if (chains.get(jobId) === settled) chains.delete(jobId);
     });
   };
-  const status = (
-    jobId: string,
-    status: TaskSnapshot['status'],
-    extra: Partial<TaskSnapshot> = {},
-    name?: string,
-  ): void =>
+  /** Moves the job's task to `status`, with the other changes of its snapshot in `extra`. */
+  const moveTo = (jobId: string, status: TaskStatus, extra: Partial<TaskSnapshot> = {}): void =>
     apply(jobId, (current) => {
       const snapshot: TaskSnapshot = { ...current, ...extra, status, updatedAt: new Date().toISOString() };
-      if (name !== undefined) snapshot.type = name;
       return [snapshot, EVENT_FOR_STATUS[status], JSON.stringify(snapshot)];
     });
-  const finish = (jobId: string, finished: FinishedStatus, extra: Partial<TaskSnapshot>): void =>
-    status(jobId, finished, extra);
 
-  const listeners = {
-    added: ({ jobId, name }: { jobId: string; name: string }) => status(jobId, 'queued', {}, name),
-    active: ({ jobId }: { jobId: string }) => status(jobId, 'running'),
-    progress: ({ jobId, data }: { jobId: string; data: unknown }) =>
+  /** One listener per BullMQ event, added and removed in one loop. */
+  const listeners: BridgedEvents = {
+    added: ({ jobId, name }) => moveTo(jobId, 'queued', { type: name }), // the job's name is its task's type
+    active: ({ jobId }) => moveTo(jobId, 'running'),
+    progress: ({ jobId, data }) =>
       apply(jobId, (current) => {
         const { percent, message } = progressOf(data);
         const snapshot: TaskSnapshot = {
@@ -111,25 +108,14 @@ export function bridgeBullMQ(options: BullMQBridgeOptions): BullMQBridge {
           message === undefined ? { percent: snapshot.progress } : { percent: snapshot.progress, message };
         return [snapshot, 'progress', JSON.stringify(payload)];
       }),
-    completed: ({ jobId, returnvalue }: { jobId: string; returnvalue: unknown }) =>
-      finish(jobId, 'completed', { progress: 100, result: returnvalue }),
-    failed: ({ jobId, failedReason }: { jobId: string; failedReason: string }) =>
-      finish(jobId, 'failed', { error: { message: failedReason } }),
-    error: (error: Error) => console.error('koa-sse-tasks: the BullMQ bridge lost its event stream:', error),
+    completed: ({ jobId, returnvalue }) => moveTo(jobId, 'completed', { progress: 100, result: returnvalue }),
+    failed: ({ jobId, failedReason }) => moveTo(jobId, 'failed', { error: { message: failedReason } }),
+    error: (error) => console.error('koa-sse-tasks: the BullMQ bridge lost its event stream:', error),
   };
-  events.on('added', listeners.added);
-  events.on('active', listeners.active);
-  events.on('progress', listeners.progress);
-  events.on('completed', listeners.completed);
-  events.on('failed', listeners.failed);
-  events.on('error', listeners.error);
+  const names = Object.keys(listeners) as Array<keyof BridgedEvents>;
+  for (const name of names) events.on(name, listeners[name]);
   const stopListening = (): void => {
-    events.off('added', listeners.added);
-    events.off('active', listeners.active);
-    events.off('progress', listeners.progress);
-    events.off('completed', listeners.completed);
-    events.off('failed', listeners.failed);
-    events.off('error', listeners.error);
+    for (const name of names) events.off(name, listeners[name]);
   };
 
   let closing: Promise<void> | undefined;
