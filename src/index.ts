@@ -8,7 +8,7 @@ export { TASK_TYPE_DEFAULTS } from './runner/attempt';
 export type { TaskTypeOptions } from './runner/attempt';
 export { RUNNER_DEFAULTS } from './runner/options';
 export type { TaskRunnerOptions } from './runner/options';
-export { MemoryStore } from './store/memory';
+export { MemoryStore } from './store/memory/store';
 /**
  * For store authors: `TaskStore` is `TaskLog & JobQueue & OwnerIndex & StoreLifecycle`, each interface's TSDoc
  * states its contract, and the other types here are what their members take and return. An app only names

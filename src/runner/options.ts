@@ -1,5 +1,5 @@
 import { checkStore } from '../store/members';
-import { MemoryStore } from '../store/memory';
+import { MemoryStore } from '../store/memory/store';
 import type { CommitLimits, TaskStore } from '../store/types';
 import { integerOption, optionError } from '../util/validate';
 
