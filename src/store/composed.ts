@@ -1,19 +1,4 @@
-import type { TaskEvent, TaskSnapshot } from '../types';
-import type {
-  ClaimedTask,
-  CommitCondition,
-  CommitLimits,
-  JobQueue,
-  Lease,
-  NewTaskEvent,
-  OwnedTask,
-  OwnerIndex,
-  QueueBound,
-  TaskEventListener,
-  TaskLog,
-  TaskRecord,
-  TaskStore,
-} from './types';
+import type { JobQueue, OwnerIndex, TaskLog, TaskStore } from './types';
 
 /** One part per store interface. */
 export interface StoreParts {
@@ -38,65 +23,60 @@ export abstract class ComposedStore implements TaskStore {
     this.#owners = owners;
   }
 
-  commit(
-    snapshot: TaskSnapshot,
-    event: NewTaskEvent,
-    limits: CommitLimits,
-    condition?: CommitCondition,
-  ): Promise<TaskEvent> {
-    return this.#log.commit(snapshot, event, limits, condition);
+  commit(...args: Parameters<TaskLog['commit']>): ReturnType<TaskLog['commit']> {
+    return this.#log.commit(...args);
   }
 
-  read(taskId: string): Promise<TaskRecord | undefined> {
-    return this.#log.read(taskId);
+  read(...args: Parameters<TaskLog['read']>): ReturnType<TaskLog['read']> {
+    return this.#log.read(...args);
   }
 
-  eventsAfter(taskId: string, afterId: string): Promise<TaskEvent[] | undefined> {
-    return this.#log.eventsAfter(taskId, afterId);
+  eventsAfter(...args: Parameters<TaskLog['eventsAfter']>): ReturnType<TaskLog['eventsAfter']> {
+    return this.#log.eventsAfter(...args);
   }
 
-  subscribe(taskId: string, listener: TaskEventListener): Promise<() => void> {
-    return this.#log.subscribe(taskId, listener);
+  subscribe(...args: Parameters<TaskLog['subscribe']>): ReturnType<TaskLog['subscribe']> {
+    return this.#log.subscribe(...args);
   }
 
-  compareEventIds(a: string, b: string): number {
-    return this.#log.compareEventIds(a, b);
+  compareEventIds(...args: Parameters<TaskLog['compareEventIds']>): number {
+    return this.#log.compareEventIds(...args);
   }
 
-  onFinished(taskId: string, afterId: string, listener: (snapshot: TaskSnapshot) => void): () => void {
-    return this.#log.onFinished(taskId, afterId, listener);
+  onFinished(...args: Parameters<TaskLog['onFinished']>): ReturnType<TaskLog['onFinished']> {
+    return this.#log.onFinished(...args);
   }
 
-  enqueue(snapshot: TaskSnapshot, input: unknown, limits: CommitLimits, bound?: QueueBound): Promise<TaskEvent> {
-    return this.#queue.enqueue(snapshot, input, limits, bound);
+  enqueue(...args: Parameters<JobQueue['enqueue']>): ReturnType<JobQueue['enqueue']> {
+    return this.#queue.enqueue(...args);
   }
 
-  claim(types: readonly string[], lease: Lease): Promise<ClaimedTask | undefined> {
-    return this.#queue.claim(types, lease);
+  claim(...args: Parameters<JobQueue['claim']>): ReturnType<JobQueue['claim']> {
+    return this.#queue.claim(...args);
   }
 
-  renew(taskIds: readonly string[], lease: Lease): Promise<string[]> {
-    return this.#queue.renew(taskIds, lease);
+  renew(...args: Parameters<JobQueue['renew']>): ReturnType<JobQueue['renew']> {
+    return this.#queue.renew(...args);
   }
 
-  reapExpired(lease: Lease, max: number): Promise<TaskRecord[]> {
-    return this.#queue.reapExpired(lease, max);
+  reapExpired(...args: Parameters<JobQueue['reapExpired']>): ReturnType<JobQueue['reapExpired']> {
+    return this.#queue.reapExpired(...args);
   }
 
-  queuedCount(types: readonly string[]): Promise<number> {
-    return this.#queue.queuedCount(types);
+  queuedCount(...args: Parameters<JobQueue['queuedCount']>): ReturnType<JobQueue['queuedCount']> {
+    return this.#queue.queuedCount(...args);
   }
 
-  onQueued(listener: () => void): Promise<() => void> {
-    return this.#queue.onQueued(listener);
+  onQueued(...args: Parameters<JobQueue['onQueued']>): ReturnType<JobQueue['onQueued']> {
+    return this.#queue.onQueued(...args);
   }
 
-  tasksOf(owner: string): Promise<OwnedTask[]> {
-    return this.#owners.tasksOf(owner);
+  tasksOf(...args: Parameters<OwnerIndex['tasksOf']>): ReturnType<OwnerIndex['tasksOf']> {
+    return this.#owners.tasksOf(...args);
   }
 
-  onOwnerTask(owner: string, listener: (task: OwnedTask) => void): Promise<() => void> {
-    return this.#owners.onOwnerTask(owner, listener);
+  onOwnerTask(...args: Parameters<OwnerIndex['onOwnerTask']>): ReturnType<OwnerIndex['onOwnerTask']> {
+    return this.#owners.onOwnerTask(...args);
   }
 
   abstract close(): Promise<void>;

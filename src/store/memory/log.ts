@@ -38,13 +38,8 @@ export class MemoryTaskLog implements TaskLog {
     this.#hooks = hooks;
   }
 
-  async commit(
-    snapshot: TaskSnapshot,
-    event: NewTaskEvent,
-    limits: CommitLimits,
-    condition?: CommitCondition,
-  ): Promise<TaskEvent> {
-    return this.commitNow(snapshot, event, limits, condition);
+  async commit(...args: Parameters<TaskLog['commit']>): Promise<TaskEvent> {
+    return this.commitNow(...args);
   }
 
   /** A commit as one synchronous step, so the queue can count, commit and queue with nothing in between. */

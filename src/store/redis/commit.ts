@@ -32,7 +32,7 @@ export class RedisCommitter {
     snapshot: TaskSnapshot,
     event: NewTaskEvent,
     limits: CommitLimits,
-    condition: CommitCondition | undefined,
+    condition?: CommitCondition,
     queue?: QueueWrite,
   ): Promise<TaskEvent> {
     const id = snapshot.id;

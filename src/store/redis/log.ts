@@ -1,10 +1,8 @@
 import { isTerminalEvent } from '../../status';
 import type { TaskEvent, TaskEventName, TaskSnapshot } from '../../types';
-import type { CommitCondition, CommitLimits, NewTaskEvent, TaskEventListener, TaskLog, TaskRecord } from '../types';
-import type { RedisCommitter } from './commit';
-import type { RedisConnections } from './connections';
+import type { TaskEventListener, TaskLog, TaskRecord } from '../types';
+import type { RedisContext } from './context';
 import { STREAM_ID, compareStreamIds } from './ids';
-import type { RedisKeys } from './keys';
 import { field } from './reader';
 
 /**
@@ -12,46 +10,34 @@ import { field } from './reader';
  * entry ids are the events' SSE ids. Live events come from the shared reader connection.
  */
 export class RedisTaskLog implements TaskLog {
-  readonly #connections: RedisConnections;
-  readonly #keys: RedisKeys;
-  readonly #committer: RedisCommitter;
+  readonly #context: RedisContext;
 
-  constructor(connections: RedisConnections, keys: RedisKeys, committer: RedisCommitter) {
-    this.#connections = connections;
-    this.#keys = keys;
-    this.#committer = committer;
+  constructor(context: RedisContext) {
+    this.#context = context;
   }
 
-  async commit(
-    snapshot: TaskSnapshot,
-    event: NewTaskEvent,
-    limits: CommitLimits,
-    condition?: CommitCondition,
-  ): Promise<TaskEvent> {
-    return this.#committer.commit(snapshot, event, limits, condition);
+  async commit(...args: Parameters<TaskLog['commit']>): Promise<TaskEvent> {
+    return this.#context.committer.commit(...args);
   }
 
   async read(taskId: string): Promise<TaskRecord | undefined> {
-    const redis = this.#connections;
-    const [snapshot, lastEventId] = await redis.timed(
-      redis.command.hmget(this.#keys.task(taskId), 's', 'l'),
-      'a task read',
-    );
+    const { redis, keys } = this.#context;
+    const [snapshot, lastEventId] = await redis.timed(redis.command.hmget(keys.task(taskId), 's', 'l'), 'a task read');
     if (snapshot == null || lastEventId == null) return undefined;
     return { snapshot: JSON.parse(snapshot) as TaskSnapshot, lastEventId };
   }
 
   async eventsAfter(taskId: string, afterId: string): Promise<TaskEvent[] | undefined> {
     if (!STREAM_ID.test(afterId)) return undefined;
-    const redis = this.#connections;
-    const [last, kept] = await redis.timed(redis.command.hmget(this.#keys.task(taskId), 'l', 'h'), 'a replay');
+    const { redis, keys } = this.#context;
+    const [last, kept] = await redis.timed(redis.command.hmget(keys.task(taskId), 'l', 'h'), 'a replay');
     if (last == null) return undefined;
     const order = compareStreamIds(afterId, last);
     if (order >= 0) return order === 0 ? [] : undefined;
     // The stream is trimmed approximately (whole nodes), so it may hold more than the limit: enforce it here.
     const limit = Number(kept) || 1;
     const entries = await redis.timed(
-      redis.command.xrange(this.#keys.events(taskId), `(${afterId}`, '+', 'COUNT', limit + 1),
+      redis.command.xrange(keys.events(taskId), `(${afterId}`, '+', 'COUNT', limit + 1),
       'a replay',
     );
     const first = entries[0];
@@ -61,9 +47,9 @@ export class RedisTaskLog implements TaskLog {
   }
 
   async subscribe(taskId: string, listener: TaskEventListener): Promise<() => void> {
-    const redis = this.#connections;
-    const last = await redis.timed(redis.command.hget(this.#keys.task(taskId), 'l'), 'a subscription');
-    return redis.reader.follow(this.#keys.events(taskId), last ?? '0-0', (id, fields) =>
+    const { redis, keys } = this.#context;
+    const last = await redis.timed(redis.command.hget(keys.task(taskId), 'l'), 'a subscription');
+    return redis.reader.follow(keys.events(taskId), last ?? '0-0', (id, fields) =>
       listener(toEvent(id, fields), field(fields, 'p') ?? ''),
     );
   }
@@ -73,7 +59,8 @@ export class RedisTaskLog implements TaskLog {
   }
 
   onFinished(taskId: string, afterId: string, listener: (snapshot: TaskSnapshot) => void): () => void {
-    const stop = this.#connections.reader.follow(this.#keys.events(taskId), afterId, (_id, fields) => {
+    const { redis, keys } = this.#context;
+    const stop = redis.reader.follow(keys.events(taskId), afterId, (_id, fields) => {
       const event = field(fields, 'e');
       if (event === undefined || !isTerminalEvent(event)) return;
       stop();

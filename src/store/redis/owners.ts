@@ -1,6 +1,5 @@
 import type { OwnedTask, OwnerIndex } from '../types';
-import type { RedisConnections } from './connections';
-import type { RedisKeys } from './keys';
+import type { RedisContext } from './context';
 import { field } from './reader';
 
 /**
@@ -8,17 +7,15 @@ import { field } from './reader';
  * task's first commit), whose entry ids are the tasks' positions.
  */
 export class RedisOwnerIndex implements OwnerIndex {
-  readonly #connections: RedisConnections;
-  readonly #keys: RedisKeys;
+  readonly #context: RedisContext;
 
-  constructor(connections: RedisConnections, keys: RedisKeys) {
-    this.#connections = connections;
-    this.#keys = keys;
+  constructor(context: RedisContext) {
+    this.#context = context;
   }
 
   async tasksOf(owner: string): Promise<OwnedTask[]> {
-    const redis = this.#connections;
-    const owned = redis.command.sseTasksOwned(this.#keys.owner(owner), this.#keys.prefix);
+    const { redis, keys } = this.#context;
+    const owned = redis.command.sseTasksOwned(keys.owner(owner), keys.prefix);
     const flat = await redis.timed(owned, 'an owner read');
     const tasks: OwnedTask[] = [];
     for (let i = 0; i + 1 < flat.length; i += 2) tasks.push({ position: flat[i]!, taskId: flat[i + 1]! });
@@ -26,8 +23,8 @@ export class RedisOwnerIndex implements OwnerIndex {
   }
 
   async onOwnerTask(owner: string, listener: (task: OwnedTask) => void): Promise<() => void> {
-    const redis = this.#connections;
-    const key = this.#keys.owner(owner);
+    const { redis, keys } = this.#context;
+    const key = keys.owner(owner);
     const [latest] = await redis.timed(redis.command.xrevrange(key, '+', '-', 'COUNT', 1), 'an owner subscription');
     return redis.reader.follow(key, latest?.[0] ?? '0-0', (position, fields) => {
       const taskId = field(fields, 't');

@@ -1,6 +1,7 @@
 import { ComposedStore } from '../composed';
 import { RedisCommitter } from './commit';
 import { RedisConnections } from './connections';
+import type { RedisContext } from './context';
 import { RedisKeys } from './keys';
 import { RedisTaskLog } from './log';
 import { resolveRedisStoreOptions, type RedisStoreOptions } from './options';
@@ -14,8 +15,9 @@ import { RedisJobQueue } from './queue';
  * Per process it holds two connections, however many clients and tasks: one for commands, and one that reads every
  * followed task stream with a single blocking XREAD. The README ("Running several instances") lists the keys and their TTLs.
  *
- * Its parts: the connections and outage reports (`connections.ts`), the key names (`keys.ts`), the commit script's
- * call (`commit.ts`), the log (`log.ts`), the queue and its leases (`queue.ts`), the owner index (`owners.ts`).
+ * Its parts: the log (`log.ts`), the queue and its leases (`queue.ts`) and the owner index (`owners.ts`), which share
+ * (`context.ts`) the connections and outage reports (`connections.ts`), the key names (`keys.ts`) and the commit
+ * script's call (`commit.ts`).
  */
 export class RedisStore extends ComposedStore {
   readonly shared = true;
@@ -27,17 +29,13 @@ export class RedisStore extends ComposedStore {
 
   constructor(options: RedisStoreOptions = {}) {
     const resolved = resolveRedisStoreOptions(options);
-    const connections = new RedisConnections(resolved);
+    const redis = new RedisConnections(resolved);
     const keys = new RedisKeys(resolved.keyPrefix);
-    const committer = new RedisCommitter(connections.command, keys);
-    super({
-      log: new RedisTaskLog(connections, keys, committer),
-      queue: new RedisJobQueue(connections, keys, committer),
-      owners: new RedisOwnerIndex(connections, keys),
-    });
+    const context: RedisContext = { redis, keys, committer: new RedisCommitter(redis.command, keys) };
+    super({ log: new RedisTaskLog(context), queue: new RedisJobQueue(context), owners: new RedisOwnerIndex(context) });
     this.keyPrefix = resolved.keyPrefix;
     this.connectionName = resolved.connectionName;
-    this.#connections = connections;
+    this.#connections = redis;
   }
 
   /** How many task streams (and queue wake-ups) this process follows: the XREAD's width, not a connection count. */
