@@ -10,16 +10,25 @@ export { TASK_TYPE_DEFAULTS } from './runner/attempt';
 export type { TaskTypeOptions } from './runner/attempt';
 export { RUNNER_DEFAULTS } from './runner/options';
 export type { TaskRunnerOptions } from './runner/options';
-export { MemoryStore } from './store/memory';
+export { MemoryStore } from './store/memory/store';
+/**
+ * For store authors: `TaskStore` is `TaskLog & JobQueue & OwnerIndex & StoreLifecycle`, each interface's TSDoc
+ * states its contract, and the other types here are what their members take and return. An app only names
+ * `TaskStore` (the runner's `store` option).
+ */
 export type {
   ClaimedTask,
   CommitCondition,
   CommitLimits,
+  JobQueue,
   Lease,
   NewTaskEvent,
   OwnedTask,
+  OwnerIndex,
   QueueBound,
+  StoreLifecycle,
   TaskEventListener,
+  TaskLog,
   TaskRecord,
   TaskStore,
 } from './store/types';

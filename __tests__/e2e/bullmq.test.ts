@@ -1,5 +1,6 @@
 import { Queue, Worker, type Job as BullJob } from 'bullmq';
 import { bridgeBullMQ, type BullMQBridge } from '../../src/bullmq';
+import { MemoryStore } from '../../src';
 import { RedisStore } from '../../src/redis';
 import { startApp, type TestApp } from '../helpers/app';
 import { REDIS_URL, deleteKeys, uniquePrefix } from '../helpers/redis';
@@ -123,5 +124,22 @@ describe('the BullMQ bridge', () => {
     // Replay keeps the newest events only: resuming from the start would have a gap, so the store says it cannot.
     expect(await bridgeStore.eventsAfter(id, ids[1]!)).toBeUndefined();
     expect((await bridgeStore.eventsAfter(id, ids.at(-3)!))?.map((e) => e.id)).toEqual(ids.slice(-2));
+  });
+});
+
+describe('bridgeBullMQ options', () => {
+  it('refuses a store without the TaskLog members it writes with, naming what it lacks', () => {
+    const store = { commit: () => {}, read: () => {} };
+    expect(() => bridgeBullMQ({ store: store as never, queueName: 'reports', connection: {} })).toThrow(
+      'koa-sse-tasks: expected `store` to be a TaskLog (the RedisStore your runner uses), got an object, which ' +
+        'lacks TaskLog.eventsAfter(), TaskLog.subscribe(), TaskLog.compareEventIds() and TaskLog.onFinished()',
+    );
+  });
+
+  it('checks the commit limits as the runner does', () => {
+    const store = new MemoryStore();
+    expect(() => bridgeBullMQ({ store, queueName: 'reports', connection: {}, maxHistoryBytes: 0 })).toThrow(
+      'expected `maxHistoryBytes` to be an integer from 1 to 1073741824, got 0 (number)',
+    );
   });
 });

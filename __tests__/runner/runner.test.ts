@@ -239,4 +239,34 @@ describe('TaskRunner', () => {
     runner = new TaskRunner();
     expect(() => new TaskRunner(options as never)).toThrow(message);
   });
+
+  it('refuses a store that lacks members when it is given, naming the store, what it lacks and the fix', () => {
+    const member = (): never => {
+      throw new Error('never called');
+    };
+    /** A store of an older contract: no owner index, and a `shared` that is not a flag. */
+    class OldStore {
+      readonly shared = 'yes';
+      commit = member;
+      read = member;
+      eventsAfter = member;
+      subscribe = member;
+      compareEventIds = member;
+      onFinished = member;
+      enqueue = member;
+      claim = member;
+      renew = member;
+      reapExpired = member;
+      queuedCount = member;
+      onQueued = member;
+      close = member;
+    }
+    runner = new TaskRunner();
+    expect(() => new TaskRunner({ store: new OldStore() as never })).toThrow(
+      'koa-sse-tasks: expected `store` to be a TaskStore (e.g. new MemoryStore()), got OldStore, which lacks ' +
+        'OwnerIndex.tasksOf(), OwnerIndex.onOwnerTask() and StoreLifecycle.shared (a boolean). A store implements ' +
+        'every member of TaskLog, JobQueue, OwnerIndex and StoreLifecycle (their TSDoc says what each promises) and ' +
+        'passes the conformance suite (__tests__/store/conformance.ts in the repository)',
+    );
+  });
 });

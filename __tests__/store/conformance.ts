@@ -2,20 +2,28 @@ import { randomUUID } from 'node:crypto';
 import {
   CommitConflictError,
   QueueFullError,
+  RUNNER_DEFAULTS,
   TaskFinishedError,
+  type CommitLimits,
+  type Lease,
   type TaskSnapshot,
   type TaskStatus,
   type TaskStore,
 } from '../../src';
 
-const limits = { historyLimit: 5, ttlMs: 60_000 };
+/** What a runner passes, with a small history; the cases below change one limit at a time. */
+const limits: CommitLimits = { historyLimit: 5, maxHistoryBytes: RUNNER_DEFAULTS.maxHistoryBytes, ttlMs: 60_000 };
 
 function snapshot(id: string, status: TaskStatus = 'running', progress = 0): TaskSnapshot {
   const now = new Date().toISOString();
   return { id, type: 'report', status, progress, createdAt: now, updatedAt: now };
 }
 
-/** The behaviour every TaskStore promises; run it against each store with `describeTaskStore(name, makeStore)`. */
+/**
+ * The behaviour every TaskStore promises; run it against each store with `describeTaskStore(name, makeStore)`. One
+ * block per interface (TaskLog, JobQueue, OwnerIndex), each the contract written in that interface's TSDoc; a new
+ * guarantee is a new case in its interface's block, run against every store.
+ */
 export function describeTaskStore(name: string, makeStore: () => TaskStore | Promise<TaskStore>): void {
   describe(`${name} (TaskStore conformance)`, () => {
     let store: TaskStore;
@@ -26,220 +34,187 @@ export function describeTaskStore(name: string, makeStore: () => TaskStore | Pro
       await store.close();
     });
 
-    async function commitProgress(id: string, count: number, historyLimit = limits.historyLimit): Promise<string[]> {
-      const ids: string[] = [];
-      for (let i = 1; i <= count; i++) {
-        const stored = await store.commit(
-          snapshot(id, 'running', i),
-          { event: 'progress', data: `{"percent":${i}}` },
-          { ...limits, historyLimit },
-        );
-        ids.push(stored.id);
+    describe('TaskLog', () => {
+      async function commitProgress(id: string, count: number, historyLimit = limits.historyLimit): Promise<string[]> {
+        const ids: string[] = [];
+        for (let i = 1; i <= count; i++) {
+          const stored = await store.commit(
+            snapshot(id, 'running', i),
+            { event: 'progress', data: `{"percent":${i}}` },
+            { ...limits, historyLimit },
+          );
+          ids.push(stored.id);
+        }
+        return ids;
       }
-      return ids;
-    }
 
-    it('knows nothing of a task before its first commit', async () => {
-      expect(await store.read(randomUUID())).toBeUndefined();
-      expect(await store.eventsAfter(randomUUID(), '1')).toBeUndefined();
-    });
+      it('knows nothing of a task before its first commit', async () => {
+        expect(await store.read(randomUUID())).toBeUndefined();
+        expect(await store.eventsAfter(randomUUID(), '1')).toBeUndefined();
+      });
 
-    it('gives each event of a task a strictly greater id, and reads back the latest snapshot with it', async () => {
-      const id = randomUUID();
-      const ids = await commitProgress(id, 4);
-      for (let i = 1; i < ids.length; i++) expect(store.compareEventIds(ids[i]!, ids[i - 1]!)).toBeGreaterThan(0);
-      expect(store.compareEventIds(ids[0]!, ids[0]!)).toBe(0);
-      const record = await store.read(id);
-      expect(record?.snapshot.progress).toBe(4);
-      expect(record?.lastEventId).toBe(ids[3]);
-    });
+      it('gives each event of a task a strictly greater id, and reads back the latest snapshot with it', async () => {
+        const id = randomUUID();
+        const ids = await commitProgress(id, 4);
+        for (let i = 1; i < ids.length; i++) expect(store.compareEventIds(ids[i]!, ids[i - 1]!)).toBeGreaterThan(0);
+        expect(store.compareEventIds(ids[0]!, ids[0]!)).toBe(0);
+        const record = await store.read(id);
+        expect(record?.snapshot.progress).toBe(4);
+        expect(record?.lastEventId).toBe(ids[3]);
+      });
 
-    it('replays exactly the events after an id: no gap, no duplicate', async () => {
-      const id = randomUUID();
-      const ids = await commitProgress(id, 4);
-      const after = await store.eventsAfter(id, ids[1]!);
-      expect(after?.map((e) => e.id)).toEqual(ids.slice(2));
-      expect(after?.map((e) => e.data)).toEqual(['{"percent":3}', '{"percent":4}']);
-      expect(after?.every((e) => e.event === 'progress')).toBe(true);
-      expect(await store.eventsAfter(id, ids[3]!)).toEqual([]);
-    });
+      it('replays exactly the events after an id: no gap, no duplicate', async () => {
+        const id = randomUUID();
+        const ids = await commitProgress(id, 4);
+        const after = await store.eventsAfter(id, ids[1]!);
+        expect(after?.map((e) => e.id)).toEqual(ids.slice(2));
+        expect(after?.map((e) => e.data)).toEqual(['{"percent":3}', '{"percent":4}']);
+        expect(after?.every((e) => e.event === 'progress')).toBe(true);
+        expect(await store.eventsAfter(id, ids[3]!)).toEqual([]);
+      });
 
-    it('answers undefined for an id it cannot replay from: malformed, or not issued yet', async () => {
-      const id = randomUUID();
-      const ids = await commitProgress(id, 2);
-      for (const bad of ['', 'abc', '-1', '1.5', 'x'.repeat(300), `${ids[1]!}x`]) {
-        expect(await store.eventsAfter(id, bad)).toBeUndefined();
-      }
-      const other = randomUUID();
-      const aheadIds = await commitProgress(other, 4);
-      // An id only issued for another task, beyond this task's latest.
-      expect(await store.eventsAfter(id, aheadIds[3]!)).toBeUndefined();
-    });
+      it('answers undefined for an id it cannot replay from: malformed, or not issued yet', async () => {
+        const id = randomUUID();
+        const ids = await commitProgress(id, 2);
+        for (const bad of ['', 'abc', '-1', '1.5', 'x'.repeat(300), `${ids[1]!}x`]) {
+          expect(await store.eventsAfter(id, bad)).toBeUndefined();
+        }
+        const other = randomUUID();
+        const aheadIds = await commitProgress(other, 4);
+        // An id only issued for another task, beyond this task's latest.
+        expect(await store.eventsAfter(id, aheadIds[3]!)).toBeUndefined();
+      });
 
-    it('keeps at most historyLimit events and refuses to replay from before them', async () => {
-      const id = randomUUID();
-      const ids = await commitProgress(id, 12, 5);
-      // Some stores trim approximately; what is kept is never less than the limit, never a gap.
-      const fromOldestKept = await store.eventsAfter(id, ids[6]!);
-      expect(fromOldestKept?.map((e) => e.id)).toEqual(ids.slice(7));
-      expect(await store.eventsAfter(id, ids[0]!)).toBeUndefined();
-    });
+      it('keeps at most historyLimit events and refuses to replay from before them', async () => {
+        const id = randomUUID();
+        const ids = await commitProgress(id, 12, 5);
+        // Some stores trim approximately; what is kept is never less than the limit, never a gap.
+        const fromOldestKept = await store.eventsAfter(id, ids[6]!);
+        expect(fromOldestKept?.map((e) => e.id)).toEqual(ids.slice(7));
+        expect(await store.eventsAfter(id, ids[0]!)).toBeUndefined();
+      });
 
-    it('keeps at most maxHistoryBytes of event data, oldest dropped first, the latest always', async () => {
-      const id = randomUUID();
-      const ids: string[] = [];
-      const hundredBytes = (i: number): string => JSON.stringify({ percent: i, pad: '' }).padEnd(100, ' ');
-      for (let i = 1; i <= 10; i++) {
-        const data = hundredBytes(i);
-        expect(Buffer.byteLength(data)).toBe(100);
-        const stored = await store.commit(
-          snapshot(id, 'running', i),
-          { event: 'progress', data },
+      it('keeps at most maxHistoryBytes of event data, oldest dropped first, the latest always', async () => {
+        const id = randomUUID();
+        const ids: string[] = [];
+        const hundredBytes = (i: number): string => JSON.stringify({ percent: i, pad: '' }).padEnd(100, ' ');
+        for (let i = 1; i <= 10; i++) {
+          const data = hundredBytes(i);
+          expect(Buffer.byteLength(data)).toBe(100);
+          const stored = await store.commit(
+            snapshot(id, 'running', i),
+            { event: 'progress', data },
+            { ...limits, historyLimit: 100, maxHistoryBytes: 350 },
+          );
+          ids.push(stored.id);
+        }
+        // 350 bytes hold the three newest events: a replay from before them would have a gap.
+        expect((await store.eventsAfter(id, ids[6]!))?.map((e) => e.id)).toEqual(ids.slice(7));
+        expect(await store.eventsAfter(id, ids[5]!)).toBeUndefined();
+        const big = await store.commit(
+          snapshot(id, 'running', 11),
+          { event: 'progress', data: 'y'.repeat(1000) },
           { ...limits, historyLimit: 100, maxHistoryBytes: 350 },
         );
-        ids.push(stored.id);
-      }
-      // 350 bytes hold the three newest events: a replay from before them would have a gap.
-      expect((await store.eventsAfter(id, ids[6]!))?.map((e) => e.id)).toEqual(ids.slice(7));
-      expect(await store.eventsAfter(id, ids[5]!)).toBeUndefined();
-      const big = await store.commit(
-        snapshot(id, 'running', 11),
-        { event: 'progress', data: 'y'.repeat(1000) },
-        { ...limits, historyLimit: 100, maxHistoryBytes: 350 },
-      );
-      expect((await store.eventsAfter(id, ids[9]!))?.map((e) => e.id)).toEqual([big.id]);
-      expect(await store.eventsAfter(id, ids[8]!)).toBeUndefined();
-    });
-
-    it('delivers events committed after subscribing, in order, until unsubscribed', async () => {
-      const id = randomUUID();
-      await commitProgress(id, 1);
-      const seen: string[] = [];
-      const unsubscribe = await store.subscribe(id, (event) => seen.push(event.id));
-      const ids = await commitProgress(id, 3);
-      await waitFor(() => seen.length === 3);
-      expect(seen).toEqual(ids);
-      unsubscribe();
-      await commitProgress(id, 2);
-      await new Promise((r) => setTimeout(r, 50));
-      expect(seen).toEqual(ids);
-    });
-
-    it('delivers each event with the id of the event before it, so a subscriber can tell a gap', async () => {
-      const id = randomUUID();
-      const seen: Array<[string, string]> = [];
-      const unsubscribe = await store.subscribe(id, (event, previousId) => seen.push([previousId, event.id]));
-      const ids = await commitProgress(id, 3);
-      await waitFor(() => seen.length === 3);
-      expect(seen).toEqual([
-        ['', ids[0]],
-        [ids[0], ids[1]],
-        [ids[1], ids[2]],
-      ]);
-      unsubscribe();
-    });
-
-    it("keeps tasks apart: a subscriber hears only its task's events", async () => {
-      const [a, b] = [randomUUID(), randomUUID()];
-      const seen: string[] = [];
-      const unsubscribe = await store.subscribe(a, (event) => seen.push(event.data));
-      await store.commit(snapshot(b), { event: 'progress', data: 'b' }, limits);
-      await store.commit(snapshot(a), { event: 'progress', data: 'a' }, limits);
-      await waitFor(() => seen.length === 1);
-      await new Promise((r) => setTimeout(r, 20));
-      expect(seen).toEqual(['a']);
-      unsubscribe();
-    });
-
-    it('forgets a finished task once its TTL has passed, and only then', async () => {
-      const id = randomUUID();
-      await store.commit(snapshot(id), { event: 'status', data: '{}' }, limits);
-      await store.commit(snapshot(id, 'completed', 100), { event: 'complete', data: '{}' }, { ...limits, ttlMs: 200 });
-      expect((await store.read(id))?.snapshot.status).toBe('completed');
-      await waitFor(async () => (await store.read(id)) === undefined, 3000);
-      expect(await store.eventsAfter(id, '1')).toBeUndefined();
-    });
-
-    it('keeps an unfinished task regardless of the TTL', async () => {
-      const id = randomUUID();
-      await store.commit(snapshot(id), { event: 'status', data: '{}' }, { ...limits, ttlMs: 1 });
-      await new Promise((r) => setTimeout(r, 100));
-      expect((await store.read(id))?.snapshot.status).toBe('running');
-    });
-
-    it('refuses to write to a finished task, and a conditional write whose condition no longer holds', async () => {
-      const id = randomUUID();
-      const first = await store.commit(snapshot(id), { event: 'status', data: '{}' }, limits);
-      const second = await store.commit(snapshot(id, 'running', 5), { event: 'progress', data: '{}' }, limits);
-      await expect(
-        store.commit(snapshot(id, 'cancelled'), { event: 'cancelled', data: '{}' }, limits, {
-          ifLastEventId: first.id,
-        }),
-      ).rejects.toThrow(CommitConflictError);
-      await store.commit(snapshot(id, 'cancelled'), { event: 'cancelled', data: '{}' }, limits, {
-        ifLastEventId: second.id,
-      });
-      await expect(store.commit(snapshot(id, 'running', 9), { event: 'progress', data: '{}' }, limits)).rejects.toThrow(
-        TaskFinishedError,
-      );
-      expect((await store.read(id))?.snapshot.status).toBe('cancelled');
-    });
-
-    describe("owners' tasks", () => {
-      function owned(id: string, owner: string | undefined, status: TaskStatus = 'queued'): TaskSnapshot {
-        return owner === undefined ? snapshot(id, status) : { ...snapshot(id, status), owner };
-      }
-
-      it('lists the tasks first committed for an owner, oldest first, and no one else’s', async () => {
-        const [me, other] = [`me-${randomUUID()}`, `other-${randomUUID()}`];
-        const [a, b, c, d] = [randomUUID(), randomUUID(), randomUUID(), randomUUID()];
-        await store.enqueue(owned(a, me), null, limits);
-        await store.enqueue(owned(b, other), null, limits);
-        await store.commit(owned(c, me, 'running'), { event: 'status', data: '{}' }, limits);
-        await store.commit(owned(a, me, 'running'), { event: 'status', data: '{}' }, limits);
-        await store.enqueue(owned(d, undefined), null, limits);
-        const mine = await store.tasksOf(me);
-        expect(mine.map((t) => t.taskId)).toEqual([a, c]);
-        expect(store.compareEventIds(mine[1]!.position, mine[0]!.position)).toBeGreaterThan(0);
-        expect((await store.tasksOf(other)).map((t) => t.taskId)).toEqual([b]);
-        expect(await store.tasksOf(`nobody-${randomUUID()}`)).toEqual([]);
+        expect((await store.eventsAfter(id, ids[9]!))?.map((e) => e.id)).toEqual([big.id]);
+        expect(await store.eventsAfter(id, ids[8]!)).toBeUndefined();
       });
 
-      it("tells an owner's listeners of each task created for it later, once, in order", async () => {
-        const me = `me-${randomUUID()}`;
-        const before = randomUUID();
-        await store.enqueue(owned(before, me), null, limits);
-        const seen: Array<{ taskId: string; position: string }> = [];
-        const off = await store.onOwnerTask(me, (task) => seen.push(task));
-        const [x, y] = [randomUUID(), randomUUID()];
-        await store.enqueue(owned(x, me), null, limits);
-        await store.commit(owned(x, me, 'running'), { event: 'status', data: '{}' }, limits);
-        await store.enqueue(owned(randomUUID(), `other-${randomUUID()}`), null, limits);
-        await store.enqueue(owned(y, me), null, limits);
-        await waitFor(() => seen.length === 2);
+      it('delivers events committed after subscribing, in order, until unsubscribed', async () => {
+        const id = randomUUID();
+        await commitProgress(id, 1);
+        const seen: string[] = [];
+        const unsubscribe = await store.subscribe(id, (event) => seen.push(event.id));
+        const ids = await commitProgress(id, 3);
+        await waitFor(() => seen.length === 3);
+        expect(seen).toEqual(ids);
+        unsubscribe();
+        await commitProgress(id, 2);
         await new Promise((r) => setTimeout(r, 50));
-        expect(seen.map((t) => t.taskId)).toEqual([x, y]);
-        const listed = await store.tasksOf(me);
-        expect(listed).toEqual([expect.objectContaining({ taskId: before }), ...seen]);
-        off();
-        await store.enqueue(owned(randomUUID(), me), null, limits);
-        await new Promise((r) => setTimeout(r, 50));
-        expect(seen).toHaveLength(2);
+        expect(seen).toEqual(ids);
       });
 
-      it('leaves forgotten tasks out of the list', async () => {
-        const me = `me-${randomUUID()}`;
-        const [gone, kept] = [randomUUID(), randomUUID()];
-        await store.enqueue(owned(gone, me), null, limits);
-        await store.enqueue(owned(kept, me), null, limits);
-        await store.commit(owned(gone, me, 'completed'), { event: 'complete', data: '{}' }, { ...limits, ttlMs: 100 });
-        await waitFor(async () => (await store.read(gone)) === undefined, 3000);
-        expect((await store.tasksOf(me)).map((t) => t.taskId)).toEqual([kept]);
+      it('delivers each event with the id of the event before it, so a subscriber can tell a gap', async () => {
+        const id = randomUUID();
+        const seen: Array<[string, string]> = [];
+        const unsubscribe = await store.subscribe(id, (event, previousId) => seen.push([previousId, event.id]));
+        const ids = await commitProgress(id, 3);
+        await waitFor(() => seen.length === 3);
+        expect(seen).toEqual([
+          ['', ids[0]],
+          [ids[0], ids[1]],
+          [ids[1], ids[2]],
+        ]);
+        unsubscribe();
+      });
+
+      it("keeps tasks apart: a subscriber hears only its task's events", async () => {
+        const [a, b] = [randomUUID(), randomUUID()];
+        const seen: string[] = [];
+        const unsubscribe = await store.subscribe(a, (event) => seen.push(event.data));
+        await store.commit(snapshot(b), { event: 'progress', data: 'b' }, limits);
+        await store.commit(snapshot(a), { event: 'progress', data: 'a' }, limits);
+        await waitFor(() => seen.length === 1);
+        await new Promise((r) => setTimeout(r, 20));
+        expect(seen).toEqual(['a']);
+        unsubscribe();
+      });
+
+      it('forgets a finished task once its TTL has passed, and only then', async () => {
+        const id = randomUUID();
+        await store.commit(snapshot(id), { event: 'status', data: '{}' }, limits);
+        await store.commit(
+          snapshot(id, 'completed', 100),
+          { event: 'complete', data: '{}' },
+          { ...limits, ttlMs: 200 },
+        );
+        expect((await store.read(id))?.snapshot.status).toBe('completed');
+        await waitFor(async () => (await store.read(id)) === undefined, 3000);
+        expect(await store.eventsAfter(id, '1')).toBeUndefined();
+      });
+
+      it('keeps an unfinished task regardless of the TTL', async () => {
+        const id = randomUUID();
+        await store.commit(snapshot(id), { event: 'status', data: '{}' }, { ...limits, ttlMs: 1 });
+        await new Promise((r) => setTimeout(r, 100));
+        expect((await store.read(id))?.snapshot.status).toBe('running');
+      });
+
+      it('refuses to write to a finished task, and a conditional write whose condition no longer holds', async () => {
+        const id = randomUUID();
+        const first = await store.commit(snapshot(id), { event: 'status', data: '{}' }, limits);
+        const second = await store.commit(snapshot(id, 'running', 5), { event: 'progress', data: '{}' }, limits);
+        await expect(
+          store.commit(snapshot(id, 'cancelled'), { event: 'cancelled', data: '{}' }, limits, {
+            ifLastEventId: first.id,
+          }),
+        ).rejects.toThrow(CommitConflictError);
+        await store.commit(snapshot(id, 'cancelled'), { event: 'cancelled', data: '{}' }, limits, {
+          ifLastEventId: second.id,
+        });
+        await expect(
+          store.commit(snapshot(id, 'running', 9), { event: 'progress', data: '{}' }, limits),
+        ).rejects.toThrow(TaskFinishedError);
+        expect((await store.read(id))?.snapshot.status).toBe('cancelled');
+      });
+
+      it('tells a watcher once when the task finishes, by whoever commits it', async () => {
+        const task = snapshot(randomUUID(), 'queued');
+        const { id: queuedId } = await store.commit(task, { event: 'status', data: JSON.stringify(task) }, limits);
+        const seen: TaskSnapshot[] = [];
+        const unwatch = store.onFinished(task.id, queuedId, (finished) => seen.push(finished));
+        await store.commit({ ...task, status: 'running' }, { event: 'status', data: '{}' }, limits);
+        const cancelled = { ...task, status: 'cancelled' as const };
+        await store.commit(cancelled, { event: 'cancelled', data: JSON.stringify(cancelled) }, limits);
+        await waitFor(() => seen.length === 1);
+        await new Promise((r) => setTimeout(r, 50));
+        expect(seen).toEqual([cancelled]);
+        unwatch();
       });
     });
 
-    describe('job queue', () => {
-      const lease = (worker: string, leaseMs = 60_000): { worker: string; leaseMs: number } => ({ worker, leaseMs });
+    describe('JobQueue', () => {
+      const lease = (holder: string, leaseMs = 60_000): Lease => ({ holder, leaseMs });
       // Task types unique to each test, so stores shared between tests never hand one test's tasks to another.
       let type: string;
       beforeEach(() => {
@@ -296,20 +271,6 @@ export function describeTaskStore(name: string, makeStore: () => TaskStore | Pro
         expect(await store.renew([task.id], lease('a'))).toEqual([task.id]);
       });
 
-      it('tells a watcher once when the task finishes, by whoever commits it', async () => {
-        const task = queued();
-        const { id: queuedId } = await store.enqueue(task, null, limits);
-        const seen: TaskSnapshot[] = [];
-        const unwatch = store.onFinished(task.id, queuedId, (finished) => seen.push(finished));
-        await store.commit({ ...task, status: 'running' }, { event: 'status', data: '{}' }, limits);
-        const cancelled = { ...task, status: 'cancelled' as const };
-        await store.commit(cancelled, { event: 'cancelled', data: JSON.stringify(cancelled) }, limits);
-        await waitFor(() => seen.length === 1);
-        await new Promise((r) => setTimeout(r, 50));
-        expect(seen).toEqual([cancelled]);
-        unwatch();
-      });
-
       it('refuses to enqueue past a bound over several types, even to concurrent enqueues, and writes nothing', async () => {
         const other = `${type}-other`;
         for (const task of [queued(undefined, other), queued(undefined, other)])
@@ -347,6 +308,59 @@ export function describeTaskStore(name: string, makeStore: () => TaskStore | Pro
         await store.enqueue(queued(), null, limits);
         await waitFor(() => woken > 0);
         off();
+      });
+    });
+
+    describe('OwnerIndex', () => {
+      function owned(id: string, owner: string | undefined, status: TaskStatus = 'queued'): TaskSnapshot {
+        return owner === undefined ? snapshot(id, status) : { ...snapshot(id, status), owner };
+      }
+
+      it('lists the tasks first committed for an owner, oldest first, and no one else’s', async () => {
+        const [me, other] = [`me-${randomUUID()}`, `other-${randomUUID()}`];
+        const [a, b, c, d] = [randomUUID(), randomUUID(), randomUUID(), randomUUID()];
+        await store.enqueue(owned(a, me), null, limits);
+        await store.enqueue(owned(b, other), null, limits);
+        await store.commit(owned(c, me, 'running'), { event: 'status', data: '{}' }, limits);
+        await store.commit(owned(a, me, 'running'), { event: 'status', data: '{}' }, limits);
+        await store.enqueue(owned(d, undefined), null, limits);
+        const mine = await store.tasksOf(me);
+        expect(mine.map((t) => t.taskId)).toEqual([a, c]);
+        expect(store.compareEventIds(mine[1]!.position, mine[0]!.position)).toBeGreaterThan(0);
+        expect((await store.tasksOf(other)).map((t) => t.taskId)).toEqual([b]);
+        expect(await store.tasksOf(`nobody-${randomUUID()}`)).toEqual([]);
+      });
+
+      it("tells an owner's listeners of each task created for it later, once, in order", async () => {
+        const me = `me-${randomUUID()}`;
+        const before = randomUUID();
+        await store.enqueue(owned(before, me), null, limits);
+        const seen: Array<{ taskId: string; position: string }> = [];
+        const off = await store.onOwnerTask(me, (task) => seen.push(task));
+        const [x, y] = [randomUUID(), randomUUID()];
+        await store.enqueue(owned(x, me), null, limits);
+        await store.commit(owned(x, me, 'running'), { event: 'status', data: '{}' }, limits);
+        await store.enqueue(owned(randomUUID(), `other-${randomUUID()}`), null, limits);
+        await store.enqueue(owned(y, me), null, limits);
+        await waitFor(() => seen.length === 2);
+        await new Promise((r) => setTimeout(r, 50));
+        expect(seen.map((t) => t.taskId)).toEqual([x, y]);
+        const listed = await store.tasksOf(me);
+        expect(listed).toEqual([expect.objectContaining({ taskId: before }), ...seen]);
+        off();
+        await store.enqueue(owned(randomUUID(), me), null, limits);
+        await new Promise((r) => setTimeout(r, 50));
+        expect(seen).toHaveLength(2);
+      });
+
+      it('leaves forgotten tasks out of the list', async () => {
+        const me = `me-${randomUUID()}`;
+        const [gone, kept] = [randomUUID(), randomUUID()];
+        await store.enqueue(owned(gone, me), null, limits);
+        await store.enqueue(owned(kept, me), null, limits);
+        await store.commit(owned(gone, me, 'completed'), { event: 'complete', data: '{}' }, { ...limits, ttlMs: 100 });
+        await waitFor(async () => (await store.read(gone)) === undefined, 3000);
+        expect((await store.tasksOf(me)).map((t) => t.taskId)).toEqual([kept]);
       });
     });
   });

@@ -1,12 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import Redis from 'ioredis';
-import type { TaskSnapshot, TaskStatus } from '../../src';
+import { RUNNER_DEFAULTS, type CommitLimits, type Lease, type TaskSnapshot, type TaskStatus } from '../../src';
 import { RedisStore, type RedisStoreLogger } from '../../src/redis';
 import { REDIS_URL, deleteKeys, uniquePrefix } from '../helpers/redis';
 import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy';
 
-const limits = { historyLimit: 50, ttlMs: 60_000 };
-const lease = { worker: 'w1', leaseMs: 30_000 };
+const limits: CommitLimits = { historyLimit: 50, maxHistoryBytes: RUNNER_DEFAULTS.maxHistoryBytes, ttlMs: 60_000 };
+const lease: Lease = { holder: 'w1', leaseMs: 30_000 };
 
 function snapshot(id: string, type: string, status: TaskStatus = 'running', progress = 0): TaskSnapshot {
   const now = new Date().toISOString();

@@ -1,3 +1,4 @@
+import { RUNNER_DEFAULTS } from '../../src';
 import { RedisStore } from '../../src/redis';
 import { REDIS_URL, clientsNamed, deleteKeys, uniquePrefix } from '../helpers/redis';
 import { describeTaskStore } from './conformance';
@@ -20,7 +21,7 @@ describe('RedisStore', () => {
       const event = await store.commit(
         { id: 'a', type: 't', status: 'running', progress: 0, createdAt: now, updatedAt: now },
         { event: 'status', data: '{}' },
-        { historyLimit: 10, ttlMs: 1000 },
+        { historyLimit: 10, maxHistoryBytes: RUNNER_DEFAULTS.maxHistoryBytes, ttlMs: 1000 },
       );
       expect(event.id).toMatch(/^\d+-\d+$/);
     } finally {

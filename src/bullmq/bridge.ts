@@ -1,15 +1,21 @@
-import { QueueEvents, type ConnectionOptions } from 'bullmq';
+import { QueueEvents, type ConnectionOptions, type QueueEventsListener } from 'bullmq';
 import { TaskFinishedError } from '../errors';
-import { RUNNER_DEFAULTS } from '../runner/options';
+import { resolveCommitLimits, type CommitLimitOptions } from '../runner/options';
 import { EVENT_FOR_STATUS, isFinished } from '../vocabulary';
-import type { TaskStore } from '../store/types';
-import type { FinishedStatus, TaskEventName, TaskSnapshot } from '../types';
-import { integerOption, optionError } from '../util/validate';
+import { checkStore } from '../store/members';
+import type { TaskLog } from '../store/types';
+import type { TaskEventName, TaskSnapshot, TaskStatus } from '../types';
+import { optionError } from '../util/validate';
 
-/** Options of `bridgeBullMQ()`. */
-export interface BullMQBridgeOptions {
-  /** The store the app's runner reads from (a `RedisStore` shared with the web instances). */
-  store: TaskStore;
+/**
+ * Options of `bridgeBullMQ()`. `historyLimit`, `maxHistoryBytes` and `ttlMs` are the runner's, with its defaults.
+ */
+export interface BullMQBridgeOptions extends CommitLimitOptions {
+  /**
+   * The store the app's runner reads from (a `RedisStore` shared with the web instances). The bridge only writes
+   * tasks' histories: any `TaskLog` does.
+   */
+  store: TaskLog;
   /** The BullMQ queue whose jobs become tasks. With `connection`; or give `queueEvents`. */
   queueName?: string;
   /** How BullMQ connects to Redis, as for its own `QueueEvents`. */
@@ -18,13 +24,10 @@ export interface BullMQBridgeOptions {
   prefix?: string;
   /** A `QueueEvents` of your own instead of `queueName`/`connection`; the bridge listens to it but never closes it. */
   queueEvents?: QueueEvents;
-  /** Events kept per task for replay. @default 1000 */
-  historyLimit?: number;
-  /** Bytes of event data kept per task for replay, besides `historyLimit`; the oldest go first. @default 262_144 */
-  maxHistoryBytes?: number;
-  /** How long a finished task is kept, in ms. @default 3_600_000 */
-  ttlMs?: number;
 }
+
+/** The BullMQ events the bridge turns into task events. */
+type BridgedEvents = Pick<QueueEventsListener, 'added' | 'active' | 'progress' | 'completed' | 'failed' | 'error'>;
 
 /** A running bridge; `close()` stops listening (and closes the `QueueEvents` it opened). */
 export interface BullMQBridge {
@@ -43,22 +46,11 @@ export interface BullMQBridge {
 export function bridgeBullMQ(options: BullMQBridgeOptions): BullMQBridge {
   if (typeof options !== 'object' || options === null) throw optionError('options', 'an object', options);
   const { store, queueName, connection, prefix, queueEvents: given } = options;
-  if (typeof store !== 'object' || store === null || typeof store.commit !== 'function') {
-    throw optionError('store', 'a TaskStore (the RedisStore your runner uses)', store);
-  }
+  checkStore('store', store, 'the RedisStore your runner uses', ['TaskLog']);
   if (given === undefined && (typeof queueName !== 'string' || queueName === '' || connection === undefined)) {
     throw optionError('queueName', 'a BullMQ queue name, with `connection` (or give `queueEvents`)', queueName);
   }
-  const limits = {
-    historyLimit: integerOption('historyLimit', options.historyLimit ?? RUNNER_DEFAULTS.historyLimit, 1, 1_000_000),
-    maxHistoryBytes: integerOption(
-      'maxHistoryBytes',
-      options.maxHistoryBytes ?? RUNNER_DEFAULTS.maxHistoryBytes,
-      1,
-      2 ** 30,
-    ),
-    ttlMs: integerOption('ttlMs', options.ttlMs ?? RUNNER_DEFAULTS.ttlMs, 1),
-  };
+  const limits = resolveCommitLimits(options);
   const events =
     given ?? new QueueEvents(queueName!, { connection: connection!, ...(prefix === undefined ? {} : { prefix }) });
   const type = given?.name ?? queueName!;
@@ -92,24 +84,18 @@ export function bridgeBullMQ(options: BullMQBridgeOptions): BullMQBridge {
       if (chains.get(jobId) === settled) chains.delete(jobId);
     });
   };
-  const status = (
-    jobId: string,
-    status: TaskSnapshot['status'],
-    extra: Partial<TaskSnapshot> = {},
-    name?: string,
-  ): void =>
+  /** Moves the job's task to `status`, with the other changes of its snapshot in `extra`. */
+  const moveTo = (jobId: string, status: TaskStatus, extra: Partial<TaskSnapshot> = {}): void =>
     apply(jobId, (current) => {
       const snapshot: TaskSnapshot = { ...current, ...extra, status, updatedAt: new Date().toISOString() };
-      if (name !== undefined) snapshot.type = name;
       return [snapshot, EVENT_FOR_STATUS[status], JSON.stringify(snapshot)];
     });
-  const finish = (jobId: string, finished: FinishedStatus, extra: Partial<TaskSnapshot>): void =>
-    status(jobId, finished, extra);
 
-  const listeners = {
-    added: ({ jobId, name }: { jobId: string; name: string }) => status(jobId, 'queued', {}, name),
-    active: ({ jobId }: { jobId: string }) => status(jobId, 'running'),
-    progress: ({ jobId, data }: { jobId: string; data: unknown }) =>
+  /** One listener per BullMQ event, added and removed in one loop. */
+  const listeners: BridgedEvents = {
+    added: ({ jobId, name }) => moveTo(jobId, 'queued', { type: name }), // the job's name is its task's type
+    active: ({ jobId }) => moveTo(jobId, 'running'),
+    progress: ({ jobId, data }) =>
       apply(jobId, (current) => {
         const { percent, message } = progressOf(data);
         const snapshot: TaskSnapshot = {
@@ -122,25 +108,14 @@ export function bridgeBullMQ(options: BullMQBridgeOptions): BullMQBridge {
           message === undefined ? { percent: snapshot.progress } : { percent: snapshot.progress, message };
         return [snapshot, 'progress', JSON.stringify(payload)];
       }),
-    completed: ({ jobId, returnvalue }: { jobId: string; returnvalue: unknown }) =>
-      finish(jobId, 'completed', { progress: 100, result: returnvalue }),
-    failed: ({ jobId, failedReason }: { jobId: string; failedReason: string }) =>
-      finish(jobId, 'failed', { error: { message: failedReason } }),
-    error: (error: Error) => console.error('koa-sse-tasks: the BullMQ bridge lost its event stream:', error),
+    completed: ({ jobId, returnvalue }) => moveTo(jobId, 'completed', { progress: 100, result: returnvalue }),
+    failed: ({ jobId, failedReason }) => moveTo(jobId, 'failed', { error: { message: failedReason } }),
+    error: (error) => console.error('koa-sse-tasks: the BullMQ bridge lost its event stream:', error),
   };
-  events.on('added', listeners.added);
-  events.on('active', listeners.active);
-  events.on('progress', listeners.progress);
-  events.on('completed', listeners.completed);
-  events.on('failed', listeners.failed);
-  events.on('error', listeners.error);
+  const names = Object.keys(listeners) as Array<keyof BridgedEvents>;
+  for (const name of names) events.on(name, listeners[name]);
   const stopListening = (): void => {
-    events.off('added', listeners.added);
-    events.off('active', listeners.active);
-    events.off('progress', listeners.progress);
-    events.off('completed', listeners.completed);
-    events.off('failed', listeners.failed);
-    events.off('error', listeners.error);
+    for (const name of names) events.off(name, listeners[name]);
   };
 
   let closing: Promise<void> | undefined;

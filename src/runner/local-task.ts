@@ -12,7 +12,7 @@ export interface TaskDefinition {
   options: ResolvedTaskTypeOptions;
 }
 
-/** Whoever holds the running tasks (the worker): told when one is done with, and when its slot is free. */
+/** Whoever holds the running tasks (the runner's `JobClaimer`): told when one is done with, and when its slot is free. */
 export interface TaskHolder {
   /** The task is finished and no longer watched: drop it, unless another task of that id took its place. */
   forget(task: LocalTask): void;
@@ -69,7 +69,7 @@ export class LocalTask {
   start(): void {
     const snapshot = this.#snapshot;
     this.#unwatch = this.#context.store.onFinished(snapshot.id, this.#lastEventId, (finished) =>
-      this.finishedElsewhere(finished),
+      this.abandon(finished),
     );
     const running: TaskSnapshot = { ...snapshot, status: 'running', updatedAt: new Date().toISOString() };
     this.#done = this.#commit(running, 'status', JSON.stringify(running))
@@ -108,8 +108,12 @@ export class LocalTask {
     return committed.finally(() => this.#forget()).catch(() => {});
   }
 
-  /** The task finished by another hand (cancelled from another instance, taken over): abort its job, stop writing. */
-  finishedElsewhere(finished: TaskSnapshot | undefined, reason?: string): void {
+  /**
+   * Gives the task up because another hand finished it (a cancel from another instance) or took it over (its lease
+   * was lost): aborts its job and stops writing, committing nothing. `finished` is the snapshot that finished it,
+   * when known.
+   */
+  abandon(finished: TaskSnapshot | undefined, reason?: string): void {
     if (isFinished(this.#snapshot.status)) return;
     this.#snapshot = Object.freeze(finished ?? { ...this.#snapshot, status: 'failed' });
     const message =
@@ -194,7 +198,7 @@ export class LocalTask {
     });
     this.#writes = write.catch((error: unknown) => {
       // Finished elsewhere (a cancel from another instance won the race): this runner's later writes are moot.
-      if (error instanceof TaskFinishedError) this.finishedElsewhere(undefined);
+      if (error instanceof TaskFinishedError) this.abandon(undefined);
       else this.#context.report(error);
     });
     return write;

@@ -1,5 +1,6 @@
-import { MemoryStore } from '../store/memory';
-import type { TaskStore } from '../store/types';
+import { checkStore } from '../store/members';
+import { MemoryStore } from '../store/memory/store';
+import type { CommitLimits, TaskStore } from '../store/types';
 import { integerOption, optionError } from '../util/validate';
 
 /** Options of `new TaskRunner()`. */
@@ -45,59 +46,41 @@ export const RUNNER_DEFAULTS = {
   leaseMs: 30_000,
 } as const;
 
+/** The runner's options that every commit carries; the BullMQ bridge takes them too. */
+export type CommitLimitOptions = Pick<TaskRunnerOptions, 'historyLimit' | 'maxHistoryBytes' | 'ttlMs'>;
+
 export interface ResolvedRunnerOptions {
   concurrency: number;
-  historyLimit: number;
-  maxHistoryBytes: number;
+  /** The limits every commit of this runner carries: one frozen object. */
+  limits: CommitLimits;
   maxQueued: number;
-  ttlMs: number;
   store: TaskStore;
   worker: boolean;
   leaseMs: number;
 }
 
-const STORE_METHODS = [
-  'commit',
-  'read',
-  'eventsAfter',
-  'subscribe',
-  'enqueue',
-  'claim',
-  'renew',
-  'reapExpired',
-  'queuedCount',
-] as const;
-
 export function resolveRunnerOptions(options: TaskRunnerOptions = {}): ResolvedRunnerOptions {
   if (typeof options !== 'object' || options === null) throw optionError('options', 'an object', options);
-  const { concurrency = RUNNER_DEFAULTS.concurrency, historyLimit = RUNNER_DEFAULTS.historyLimit } = options;
-  const {
-    ttlMs = RUNNER_DEFAULTS.ttlMs,
-    store,
-    worker = RUNNER_DEFAULTS.worker,
-    leaseMs = RUNNER_DEFAULTS.leaseMs,
-  } = options;
-  if (store !== undefined && (typeof store !== 'object' || store === null || typeof store.commit !== 'function')) {
-    throw optionError('store', 'a TaskStore (e.g. new MemoryStore())', store);
-  }
-  const missing = STORE_METHODS.filter((name) => typeof store?.[name] !== 'function');
-  if (store !== undefined && missing.length > 0) {
-    throw optionError('store', `a TaskStore of this version of koa-sse-tasks (it lacks ${missing.join(', ')})`, store);
-  }
+  const { concurrency = RUNNER_DEFAULTS.concurrency, maxQueued = RUNNER_DEFAULTS.maxQueued, store } = options;
+  const { worker = RUNNER_DEFAULTS.worker, leaseMs = RUNNER_DEFAULTS.leaseMs } = options;
+  if (store !== undefined) checkStore('store', store, 'e.g. new MemoryStore()');
   if (typeof worker !== 'boolean') throw optionError('worker', 'true or false', worker);
   return {
     concurrency: integerOption('concurrency', concurrency, 1, 10_000),
-    historyLimit: integerOption('historyLimit', historyLimit, 1, 1_000_000),
-    maxHistoryBytes: integerOption(
-      'maxHistoryBytes',
-      options.maxHistoryBytes ?? RUNNER_DEFAULTS.maxHistoryBytes,
-      1,
-      2 ** 30,
-    ),
-    maxQueued: integerOption('maxQueued', options.maxQueued ?? RUNNER_DEFAULTS.maxQueued, 1, 100_000_000),
-    ttlMs: integerOption('ttlMs', ttlMs, 1),
+    limits: resolveCommitLimits(options),
+    maxQueued: integerOption('maxQueued', maxQueued, 1, 100_000_000),
     store: store ?? new MemoryStore(),
     worker,
     leaseMs: integerOption('leaseMs', leaseMs, 100),
   };
+}
+
+/** Checks `historyLimit`, `maxHistoryBytes` and `ttlMs`, with the runner's defaults, once: one frozen object. */
+export function resolveCommitLimits(options: CommitLimitOptions): CommitLimits {
+  const { historyLimit = RUNNER_DEFAULTS.historyLimit, maxHistoryBytes = RUNNER_DEFAULTS.maxHistoryBytes } = options;
+  return Object.freeze({
+    historyLimit: integerOption('historyLimit', historyLimit, 1, 1_000_000),
+    maxHistoryBytes: integerOption('maxHistoryBytes', maxHistoryBytes, 1, 2 ** 30),
+    ttlMs: integerOption('ttlMs', options.ttlMs ?? RUNNER_DEFAULTS.ttlMs, 1),
+  });
 }

@@ -1,15 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { RunnerClosedError, UnknownTaskTypeError } from '../errors';
-import { isFinished } from '../vocabulary';
 import type { TaskStore } from '../store/types';
 import type { TaskEvent, TaskHandler, TaskSnapshot } from '../types';
 import { integerOption, optionError } from '../util/validate';
 import { resolveTaskTypeOptions, type TaskTypeOptions } from './attempt';
-import { finishElsewhere, type RunnerContext, type StalledInfo } from './context';
+import { JobClaimer } from './claimer';
+import type { RunnerContext, StalledInfo } from './context';
+import { finishTask } from './finish-task';
 import type { TaskDefinition } from './local-task';
 import { resolveRunnerOptions, type ResolvedRunnerOptions, type TaskRunnerOptions } from './options';
-import { CLOSED_MESSAGE, TaskWorker } from './worker';
 
 export type { StalledInfo };
 
@@ -53,29 +53,21 @@ export class TaskRunner extends EventEmitter<TaskRunnerEvents> {
   readonly #defined = new Map<string, TaskDefinition>();
   /** Types declared without a handler (`worker: false`): this runner starts them, others run them. */
   readonly #declared = new Set<string>();
-  readonly #worker: TaskWorker;
+  readonly #claimer: JobClaimer;
   #closing: Promise<void> | undefined;
 
   constructor(options?: TaskRunnerOptions) {
     super();
     this.#options = resolveRunnerOptions(options);
     this.store = this.#options.store;
-    const { historyLimit, maxHistoryBytes, ttlMs } = this.#options;
     this.#context = {
       store: this.store,
-      get limits() {
-        return { historyLimit, maxHistoryBytes, ttlMs };
-      },
+      limits: this.#options.limits,
       committed: (taskId, event) => this.emit('event', taskId, event),
       stalled: (taskId, info) => this.emit('stalled', taskId, info),
       report: (error) => this.#report(error),
     };
-    this.#worker = new TaskWorker({
-      context: this.#context,
-      options: this.#options,
-      defined: this.#defined,
-      closing: () => this.#closing !== undefined,
-    });
+    this.#claimer = new JobClaimer({ context: this.#context, options: this.#options, defined: this.#defined });
   }
 
   /**
@@ -99,8 +91,8 @@ export class TaskRunner extends EventEmitter<TaskRunnerEvents> {
       throw optionError(`handler of ${JSON.stringify(type)}`, `a function${hint}`, handler);
     }
     this.#defined.set(type, { handler: handler as TaskHandler, options: resolved });
-    this.#worker.listen();
-    this.#worker.wake();
+    this.#claimer.listen();
+    this.#claimer.wake();
     return this;
   }
 
@@ -129,7 +121,7 @@ export class TaskRunner extends EventEmitter<TaskRunnerEvents> {
     const bound = { types: this.types, maxQueued: this.#options.maxQueued };
     const stored = await this.store.enqueue(Object.freeze(snapshot), input, this.#context.limits, bound);
     this.emit('event', snapshot.id, stored);
-    this.#worker.wake();
+    this.#claimer.wake();
     return snapshot;
   }
 
@@ -143,10 +135,8 @@ export class TaskRunner extends EventEmitter<TaskRunnerEvents> {
    * A queued task never runs. Rejects with `TaskNotFoundError` or `TaskFinishedError`.
    */
   async cancel(id: string): Promise<TaskSnapshot> {
-    const task = this.#worker.local.get(id);
-    if (task === undefined || isFinished(task.snapshot.status)) {
-      return finishElsewhere(this.#context, id, 'cancelled');
-    }
+    const task = this.#claimer.running(id);
+    if (task === undefined) return finishTask(this.#context, id, 'cancelled');
     task.abort('The task was cancelled');
     await task.finish('cancelled');
     const record = await this.store.read(id);
@@ -170,24 +160,7 @@ export class TaskRunner extends EventEmitter<TaskRunnerEvents> {
   }
 
   async #close(graceMs: number): Promise<void> {
-    const worker = this.#worker;
-    worker.stopListening();
-    if (graceMs > 0 && worker.local.size > 0) {
-      let timer: NodeJS.Timeout | undefined;
-      const deadline = new Promise((resolve) => (timer = setTimeout(resolve, graceMs)));
-      const finished = Promise.allSettled([...worker.local.values()].map((task) => task.done));
-      await Promise.race([finished, deadline]);
-      clearTimeout(timer);
-    }
-    worker.stop();
-    const finishing: Array<Promise<unknown>> = [];
-    for (const task of worker.local.values()) {
-      if (!isFinished(task.snapshot.status)) task.abort(CLOSED_MESSAGE);
-      finishing.push(task.finish('failed', { message: CLOSED_MESSAGE }));
-    }
-    await Promise.allSettled([...finishing, ...worker.claims]);
-    if (!this.store.shared && this.#options.worker) await worker.failQueued(this.types);
-    await Promise.allSettled([...worker.local.values()].map((task) => task.writes));
+    await this.#claimer.close(graceMs);
     await this.store.close();
   }
 

@@ -164,3 +164,9 @@ function streamsOf(reply: unknown): Array<[string, StreamEntry[]]> {
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms).unref());
 }
+
+/** The value of the field `name` in a stream entry's `[name, value, name, value...]`. */
+export function field(fields: string[], name: string): string | undefined {
+  for (let i = 0; i + 1 < fields.length; i += 2) if (fields[i] === name) return fields[i + 1];
+  return undefined;
+}

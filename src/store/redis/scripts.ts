@@ -7,7 +7,8 @@
  * b bytes of event data the stream holds, i input JSON while queued, r the tokens of its last 4 commits with the ids
  * they stored, `token:id,...`); `p events:<id>` the task's stream (e event, d data, p previous event id);
  * `p queue:<type>` a list of queued task ids; `p leases` a sorted set of task id -> lease deadline (ms);
- * `p owners` a hash of task id -> worker; `p queued` a stream that wakes workers when a task is queued;
+ * `p owners` a hash of task id -> lease holder (`Lease.holder`: a runner's name); `p queued` a stream that wakes
+ * workers when a task is queued;
  * `p owner:<owner>` a stream with one entry (t task id) per task of that owner, written by its first commit.
  */
 
@@ -80,7 +81,7 @@ end
 return {'ok', id}`;
 
 /**
- * KEYS: leases, owners. ARGV: prefix, worker, leaseMs, type...
+ * KEYS: leases, owners. ARGV: prefix, holder, leaseMs, type...
  * Pops queued ids of the types in order, skipping tasks that finished while queued (cancelled); leases the first
  * still queued. Returns {id, snapshot, last id, input} or nil.
  */
@@ -101,9 +102,9 @@ end
 return false`;
 
 /**
- * KEYS: leases, owners. ARGV: prefix, worker, leaseMs, task id...
- * Extends the worker's leases. A lease with no holder (Redis lost its data) is taken back. Returns the ids lost:
- * held by another worker, or finished.
+ * KEYS: leases, owners. ARGV: prefix, holder, leaseMs, task id...
+ * Extends the holder's leases. A lease with no holder (Redis lost its data) is taken back. Returns the ids lost:
+ * held by another runner, or finished.
  */
 export const RENEW = `${NOW}
 ${FINISHED}
@@ -111,8 +112,8 @@ local lost = {}
 for i = 4, #ARGV do
   local id = ARGV[i]
   local st = redis.call('HGET', ARGV[1] .. 'task:' .. id, 'st')
-  local owner = redis.call('HGET', KEYS[2], id)
-  if finished(st) or (owner and owner ~= ARGV[2]) then
+  local holder = redis.call('HGET', KEYS[2], id)
+  if finished(st) or (holder and holder ~= ARGV[2]) then
     lost[#lost + 1] = id
   else
     redis.call('ZADD', KEYS[1], now + tonumber(ARGV[3]), id)
@@ -122,8 +123,8 @@ end
 return lost`;
 
 /**
- * KEYS: leases, owners. ARGV: prefix, worker, leaseMs, max.
- * Expired leases of unfinished tasks pass to the worker (so a reaper that dies in turn is reaped too); those of
+ * KEYS: leases, owners. ARGV: prefix, holder, leaseMs, max.
+ * Expired leases of unfinished tasks pass to the holder (so a reaper that dies in turn is reaped too); those of
  * finished or forgotten tasks are dropped. Returns {id, snapshot, last id, ...} of the tasks handed over.
  */
 export const REAP = `${NOW}

@@ -1,35 +1,37 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
+import { isFinished } from '../vocabulary';
 import type { ClaimedTask, Lease } from '../store/types';
-import { finishElsewhere, type RunnerContext } from './context';
+import type { RunnerContext } from './context';
+import { finishTask } from './finish-task';
 import { LocalTask, type TaskDefinition, type TaskHolder } from './local-task';
 import type { ResolvedRunnerOptions } from './options';
 
-export const CLOSED_MESSAGE = 'The task runner closed before the task finished';
-const WORKER_LOST_MESSAGE = 'The worker running the task was lost (its lease expired)';
-/** How many tasks one maintenance pass takes over from dead workers. */
+const CLOSED_MESSAGE = 'The task runner closed before the task finished';
+const LEASE_EXPIRED_MESSAGE = 'The worker running the task was lost (its lease expired)';
+/** How many tasks one maintenance pass takes over from dead runners. */
 const REAP_BATCH = 100;
 
-/** What a worker is made of: its runner's context and options, the types it runs, and whether its runner is closing. */
-export interface TaskWorkerSetup {
+/** What a claimer is made of: its runner's context and options, and the types it runs. */
+export interface JobClaimerSetup {
   context: RunnerContext;
   options: Pick<ResolvedRunnerOptions, 'worker' | 'concurrency' | 'leaseMs'>;
   /** The runner's task types; it may define more later, which the next claim picks up. */
   defined: ReadonlyMap<string, TaskDefinition>;
-  /** Whether `close()` was called: from then on nothing more is claimed or taken over. */
-  closing: () => boolean;
 }
 
 /**
- * The runner's side of the store's queue: it claims queued tasks while slots are free, runs each in a `LocalTask`
- * under its lease, renews that lease and, with a shared store, takes over the tasks of dead workers. A runner with
- * `worker: false` claims nothing, but still does the taking over.
+ * Everything a runner does with claims on the store's jobs: it claims queued tasks while slots are free (when the
+ * runner's `worker` option is true), runs each in a `LocalTask` under its lease, renews the leases it holds and,
+ * with a shared store, takes over the expired leases of dead runners to fail their tasks. A runner with
+ * `worker: false` claims nothing, but still takes over.
+ *
+ * Named for the claims rather than "worker": `worker` is the runner's option, which says whether it claims.
  */
-export class TaskWorker {
+export class JobClaimer {
   readonly #context: RunnerContext;
-  readonly #options: TaskWorkerSetup['options'];
+  readonly #options: JobClaimerSetup['options'];
   readonly #defined: ReadonlyMap<string, TaskDefinition>;
-  readonly #closing: () => boolean;
   readonly #local = new Map<string, LocalTask>();
   readonly #claims = new Set<Promise<void>>();
   readonly #holder: TaskHolder = {
@@ -43,6 +45,8 @@ export class TaskWorker {
   };
   readonly #lease: Lease;
   #running = 0;
+  /** Set by `close()`: from then on nothing more is claimed or taken over. */
+  #closing = false;
   /** Set once the grace of `close()` is over: lease renewals stop. */
   #stopped = false;
   #maintenance: NodeJS.Timeout | undefined;
@@ -51,31 +55,26 @@ export class TaskWorker {
   #wakes = 0;
   #offQueued: Promise<(() => void) | undefined> | undefined;
 
-  constructor({ context, options, defined, closing }: TaskWorkerSetup) {
+  constructor({ context, options, defined }: JobClaimerSetup) {
     this.#context = context;
     this.#options = options;
     this.#defined = defined;
-    this.#closing = closing;
     this.#lease = {
-      worker: `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`,
+      holder: `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`,
       leaseMs: options.leaseMs,
     };
     this.#startMaintenance();
   }
 
-  /** The tasks running here, by id, until they finish. */
-  get local(): ReadonlyMap<string, LocalTask> {
-    return this.#local;
+  /** The task of that id if it runs here and has not finished. */
+  running(id: string): LocalTask | undefined {
+    const task = this.#local.get(id);
+    return task === undefined || isFinished(task.snapshot.status) ? undefined : task;
   }
 
-  /** The claims under way. */
-  get claims(): ReadonlySet<Promise<void>> {
-    return this.#claims;
-  }
-
-  /** A worker wakes up when tasks are queued, by this runner or another. */
+  /** Wakes up when tasks are queued, by this runner or another (with `worker: true` only). */
   listen(): void {
-    if (this.#offQueued !== undefined || !this.#options.worker || this.#closing()) return;
+    if (this.#offQueued !== undefined || !this.#options.worker || this.#closing) return;
     this.#offQueued = this.#context.store
       .onQueued(() => this.wake())
       .catch((error: unknown) => {
@@ -84,24 +83,45 @@ export class TaskWorker {
       });
   }
 
-  stopListening(): void {
-    void this.#offQueued?.then((off) => off?.());
-  }
-
   /** Something may have been queued: claim while slots are free. */
   wake(): void {
     this.#wakes++;
     this.#pump();
   }
 
-  /** The grace of `close()` is over: no more lease renewals, no more maintenance. */
-  stop(): void {
+  /**
+   * Claims nothing more; lets the jobs running here go on for `graceMs` (their leases renewed), then fails and aborts
+   * those still running. With a store of this process, the tasks still queued fail too: nobody else can run them.
+   * Resolves once every claim and every commit of its tasks has been tried.
+   */
+  async close(graceMs: number): Promise<void> {
+    this.#closing = true;
+    void this.#offQueued?.then((off) => off?.());
+    if (graceMs > 0 && this.#local.size > 0) await this.#grace(graceMs);
     this.#stopped = true;
     clearInterval(this.#maintenance);
+    const finishing: Array<Promise<unknown>> = [];
+    for (const task of this.#local.values()) {
+      if (!isFinished(task.snapshot.status)) task.abort(CLOSED_MESSAGE);
+      finishing.push(task.finish('failed', { message: CLOSED_MESSAGE }));
+    }
+    await Promise.allSettled([...finishing, ...this.#claims]);
+    if (!this.#context.store.shared && this.#options.worker) await this.#failQueued();
+    await Promise.allSettled([...this.#local.values()].map((task) => task.writes));
+  }
+
+  /** Waits until the jobs running here have returned, or `graceMs` has passed. */
+  async #grace(graceMs: number): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise((resolve) => (timer = setTimeout(resolve, graceMs)));
+    const returned = Promise.allSettled([...this.#local.values()].map((task) => task.done));
+    await Promise.race([returned, deadline]);
+    clearTimeout(timer);
   }
 
   /** A store of this process dies with the runner: what is still queued there can never run. */
-  async failQueued(types: string[]): Promise<void> {
+  async #failQueued(): Promise<void> {
+    const types = [...this.#defined.keys()];
     for (let claimed = await this.#claim(types); claimed !== undefined; claimed = await this.#claim(types)) {
       await this.#fail(claimed.snapshot.id, CLOSED_MESSAGE);
     }
@@ -116,12 +136,12 @@ export class TaskWorker {
 
   /** Fails a task not running here; one that finished meanwhile, or is gone, is left as it is. */
   #fail(id: string, message: string): Promise<unknown> {
-    return finishElsewhere(this.#context, id, 'failed', { message }).catch(() => {});
+    return finishTask(this.#context, id, 'failed', { message }).catch(() => {});
   }
 
   /**
    * With a shared store, every runner (web instances too, so a task fails even when no worker is left) takes over
-   * and fails the tasks of dead workers; a worker also renews its leases and polls the queue.
+   * and fails the tasks of dead runners; a runner also renews its leases and polls the queue.
    */
   #startMaintenance(): void {
     if (!this.#context.store.shared) return;
@@ -137,14 +157,13 @@ export class TaskWorker {
       const held = [...this.#local.keys()];
       if (held.length > 0) {
         for (const id of await this.#context.store.renew(held, this.#lease)) {
-          const task = this.#local.get(id);
-          if (task !== undefined) task.finishedElsewhere(undefined, 'The task was taken over: its lease was lost');
+          this.#local.get(id)?.abandon(undefined, 'The task was taken over: its lease was lost');
         }
       }
-      if (this.#closing()) return;
+      if (this.#closing) return;
       for (const record of await this.#context.store.reapExpired(this.#lease, REAP_BATCH)) {
-        if (this.#closing()) break;
-        await this.#fail(record.snapshot.id, WORKER_LOST_MESSAGE);
+        if (this.#closing) break;
+        await this.#fail(record.snapshot.id, LEASE_EXPIRED_MESSAGE);
       }
       this.wake();
     } catch (error) {
@@ -156,7 +175,7 @@ export class TaskWorker {
 
   /** Claims queued tasks while slots are free. */
   #pump(): void {
-    if (!this.#options.worker || this.#closing() || this.#defined.size === 0) return;
+    if (!this.#options.worker || this.#closing || this.#defined.size === 0) return;
     const wake = this.#wakes;
     while (this.#running + this.#claims.size < this.#options.concurrency) {
       const claiming: Promise<void> = this.#claim([...this.#defined.keys()]).then((claimed) => {
@@ -166,7 +185,7 @@ export class TaskWorker {
           if (this.#wakes !== wake) this.#pump();
           return;
         }
-        if (!this.#closing()) {
+        if (!this.#closing) {
           this.#run(claimed);
           this.#pump();
         } else {

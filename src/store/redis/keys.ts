@@ -1,0 +1,42 @@
+/** The names of the Redis store's keys, under its prefix; scripts.ts says what each holds. */
+export class RedisKeys {
+  /** The prefix of every key; the scripts build some keys from it themselves. */
+  readonly prefix: string;
+
+  constructor(prefix: string) {
+    this.prefix = prefix;
+  }
+
+  /** The task's hash: snapshot, status, latest event id, limits, input while queued, recent commit tokens. */
+  task(taskId: string): string {
+    return `${this.prefix}task:${taskId}`;
+  }
+
+  /** The task's stream of events. */
+  events(taskId: string): string {
+    return `${this.prefix}events:${taskId}`;
+  }
+
+  /** The stream of an owner's tasks (`''` for a task without an owner, which the commit script never writes). */
+  owner(owner: string): string {
+    return `${this.prefix}owner:${owner}`;
+  }
+
+  /** The list of queued task ids of a type. */
+  queue(type: string): string {
+    return `${this.prefix}queue:${type}`;
+  }
+
+  /** The stream that wakes runners when a task is queued. */
+  get queued(): string {
+    return `${this.prefix}queued`;
+  }
+
+  /**
+   * The lease keys, as the scripts take them: the deadlines (`leases`) and the holders (`owners`, a name kept from
+   * before `Lease.holder`, so a store of an older version reads the same keys).
+   */
+  leases(): [deadlines: string, holders: string] {
+    return [`${this.prefix}leases`, `${this.prefix}owners`];
+  }
+}
