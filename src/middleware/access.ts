@@ -49,7 +49,8 @@ export function taskAccess(options: ResolvedSseTasksOptions, tokens: StreamToken
   const check = async (ctx: Context, scope: TokenScope | undefined, record: TaskRecord): Promise<TaskRecord> => {
     const { id } = record.snapshot;
     if (scope !== undefined) {
-      if (!covers(scope, record)) throw new TaskError('invalid_token', `The stream token does not cover the task ${id}`);
+      if (!covers(scope, record))
+        throw new TaskError('invalid_token', `The stream token does not cover the task ${id}`);
     } else if (authorize !== undefined && (await authorize(ctx, record.snapshot)) !== true) {
       throw new TaskError('forbidden', `You may not access the task ${id}`);
     }
@@ -78,7 +79,8 @@ export function taskAccess(options: ResolvedSseTasksOptions, tokens: StreamToken
         throw new TaskError('ids_required', 'Give ?ids=a,b,c; the feed of all your tasks needs the `owner` option');
       }
       const owner = options.owner(ctx);
-      if (owner === undefined) throw new TaskError('unauthenticated', 'The feed of your tasks needs to know who you are');
+      if (owner === undefined)
+        throw new TaskError('unauthenticated', 'The feed of your tasks needs to know who you are');
       const visible = async (id: string): Promise<boolean> => {
         const record = await runner.store.read(id);
         return record !== undefined && (authorize === undefined || (await authorize(ctx, record.snapshot)) === true);

@@ -41,7 +41,11 @@ export class StreamTokens {
   sign(scope: TokenScope, { ttlMs = STREAM_TOKEN_DEFAULTS.ttlMs }: StreamTokenOptions = {}): string {
     const payload: Payload = { e: Date.now() + integerOption('ttlMs', ttlMs, 1, 31 * 24 * 3_600_000) };
     if ('taskId' in scope && typeof scope.taskId === 'string') payload.t = scope.taskId;
-    else if ('taskIds' in scope && Array.isArray(scope.taskIds) && scope.taskIds.every((id) => typeof id === 'string')) {
+    else if (
+      'taskIds' in scope &&
+      Array.isArray(scope.taskIds) &&
+      scope.taskIds.every((id) => typeof id === 'string')
+    ) {
       payload.ts = [...scope.taskIds];
     } else if ('owner' in scope && typeof scope.owner === 'string') payload.o = scope.owner;
     else throw optionError('scope', '{ taskId }, { taskIds } or { owner }', scope);
@@ -55,7 +59,8 @@ export class StreamTokens {
     const dot = token.indexOf('.');
     const body = token.slice(0, dot);
     const signature = Buffer.from(token.slice(dot + 1), 'base64url');
-    if (!this.#secrets.some((secret) => safeEqual(this.#mac(secret, body), signature))) throw invalid('not signed here');
+    if (!this.#secrets.some((secret) => safeEqual(this.#mac(secret, body), signature)))
+      throw invalid('not signed here');
     const payload = parse(body);
     if (payload === undefined) throw invalid('malformed');
     if (payload.e <= Date.now()) {
