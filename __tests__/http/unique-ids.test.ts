@@ -175,6 +175,8 @@ describe('RedisStore: clients joining while a task commits', () => {
     await stream.ended;
     const events = withoutHeartbeats(stream.events);
     expect(events.at(-1)?.event).toBe('complete');
+    // The web instance may stream the end before the worker's own commit has resolved.
+    await waitUntil(() => committed.includes(events.at(-1)!.id!), 5000, 'the worker to see its commit');
     expectIncreasing(
       web.runner.store,
       events.map((e) => e.id!),
