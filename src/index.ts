@@ -30,13 +30,18 @@ export type {
   TaskEventListener,
   TaskLog,
   TaskRecord,
+  TaskRecordWithOutput,
   TaskStore,
 } from './store/types';
 export {
   EVENT_FOR_STATUS,
   FINISHED_STATUSES,
+  CUSTOM_EVENT_NAME,
   HEARTBEAT_EVENT,
   isFinished,
+  OUTPUT_EVENT,
+  RESERVED_EVENTS,
+  RESET_EVENT,
   isTerminalEvent,
   TASK_EVENTS,
   TASK_STATUSES,
@@ -54,8 +59,17 @@ export {
 } from './errors';
 export type { ErrorCode } from './errors';
 export type {
+  AnyTaskType,
+  BuiltInEventName,
+  CustomEvents,
+  EventsOf,
   FinishedStatus,
+  InputOf,
   Job,
+  JsonObject,
+  OutputData,
+  ResultOf,
+  TaskType,
   ProgressData,
   TaskEvent,
   TaskEventName,

@@ -25,11 +25,29 @@ export const FINISHED_STATUSES = ['completed', 'failed', 'cancelled'] as const;
 /** The events after which a task's streams end: the terminal events of the finished statuses. */
 export const TERMINAL_EVENTS = FINISHED_STATUSES.map((status) => EVENT_FOR_STATUS[status]);
 
-/** Every event of a task, as stored and replayed: `status`, `progress` and the terminal events. */
-export const TASK_EVENTS = ['status', 'progress', ...TERMINAL_EVENTS] as const;
+/** The event carrying what `job.write()` appended to the task's output: `{ "offset", "text" }`. */
+export const OUTPUT_EVENT = 'output';
+
+/** Every built-in event of a task, as stored and replayed: `status`, `progress`, `output` and the terminal events. */
+export const TASK_EVENTS = ['status', 'progress', OUTPUT_EVENT, ...TERMINAL_EVENTS] as const;
 
 /** The event every idle stream gets every `heartbeatMs`: `{}`, with no `id:`, never stored. */
 export const HEARTBEAT_EVENT = 'heartbeat';
+
+/**
+ * The event that opens a stream (or a task's part of a multiplexed one) whose `Last-Event-ID` could not be
+ * replayed from: `{}`, no `id:`, before the fresh `status`. A client that builds state from events rebuilds it.
+ */
+export const RESET_EVENT = 'reset';
+
+/**
+ * The names a custom event (`job.emit()`) may not take: the stream's own, and the two EventSource dispatches by
+ * itself (`error` for a connection problem, `message` for an unnamed event). Compared exactly, as EventSource does.
+ */
+export const RESERVED_EVENTS: readonly string[] = [...TASK_EVENTS, HEARTBEAT_EVENT, RESET_EVENT, 'error', 'message'];
+
+/** What a custom event's name is: 1 to 64 characters, a letter first, then letters, digits and `_ . : -`. */
+export const CUSTOM_EVENT_NAME = /^[A-Za-z][A-Za-z0-9_.:-]{0,63}$/;
 
 const FINISHED: ReadonlySet<string> = new Set(FINISHED_STATUSES);
 const TERMINAL: ReadonlySet<string> = new Set(TERMINAL_EVENTS);

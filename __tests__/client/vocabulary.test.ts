@@ -7,6 +7,8 @@ describe("the browser client's vocabulary", () => {
     expect([...client.TASK_EVENTS]).toEqual([...server.TASK_EVENTS]);
     expect([...client.TERMINAL_EVENTS]).toEqual([...server.TERMINAL_EVENTS]);
     expect(client.HEARTBEAT_EVENT).toBe(server.HEARTBEAT_EVENT);
+    expect([client.OUTPUT_EVENT, client.RESET_EVENT]).toEqual([server.OUTPUT_EVENT, server.RESET_EVENT]);
+    expect([...client.RESERVED_EVENTS]).toEqual([...server.RESERVED_EVENTS]);
   });
 
   it('tells terminal events as the server does', () => {

@@ -1,4 +1,4 @@
-import { MemoryStore, type TaskEvent, type TaskRecord } from '../../src';
+import { MemoryStore, type TaskEvent, type TaskRecord, type TaskRecordWithOutput } from '../../src';
 import { deferred, type TestApp } from '../helpers/app';
 import { startWithRunningTask, type ControlledJob } from '../helpers/controlled';
 import { dataOf, openStream, withoutHeartbeats, type ParsedEvent } from '../helpers/sse';
@@ -7,7 +7,7 @@ import { dataOf, openStream, withoutHeartbeats, type ParsedEvent } from '../help
 class HeldStore extends MemoryStore {
   /** While set, a replay read waits for `until` before or after reading. */
   holdReplay: { when: 'before' | 'after'; until: Promise<void> } | undefined;
-  /** While set, the `skip + 1`-th snapshot read from now waits for `until` before or after reading. */
+  /** While set, the `skip + 1`-th catch-up read from now waits for `until` before or after reading. */
   holdRead: { skip: number; when: 'before' | 'after'; until: Promise<void> } | undefined;
   reading = deferred();
 
@@ -26,14 +26,15 @@ class HeldStore extends MemoryStore {
     return events;
   }
 
-  override async read(taskId: string): Promise<TaskRecord | undefined> {
+  /** The catch-up's read of a fresh start (the access check reads with `read`, which is never held). */
+  override async readWithOutput(taskId: string): Promise<TaskRecordWithOutput | undefined> {
     const hold = this.holdRead !== undefined && this.holdRead.skip-- === 0 ? this.holdRead : undefined;
     if (hold !== undefined) this.holdRead = undefined;
     if (hold?.when === 'before') {
       this.reading.resolve();
       await hold.until;
     }
-    const record = await super.read(taskId);
+    const record = await super.readWithOutput(taskId);
     if (hold?.when === 'after') {
       this.reading.resolve();
       await hold.until;
@@ -137,7 +138,7 @@ describe('resuming with Last-Event-ID', () => {
   it('has no gap and no duplicate for a fresh connection while events are committed after its snapshot was read', async () => {
     await progressTo(1, 3);
     const release = deferred();
-    store.holdRead = { skip: 1, when: 'after', until: release.promise }; // the access check reads first, then the catch-up
+    store.holdRead = { skip: 0, when: 'after', until: release.promise };
     const opening = openStream(`${t.base}/tasks/${id}/events`);
     await store.reading.promise;
     await progressTo(4, 6);
@@ -153,7 +154,7 @@ describe('resuming with Last-Event-ID', () => {
   it('has no gap and no duplicate for a fresh connection while events are committed before its snapshot is read', async () => {
     await progressTo(1, 3);
     const release = deferred();
-    store.holdRead = { skip: 1, when: 'before', until: release.promise };
+    store.holdRead = { skip: 0, when: 'before', until: release.promise };
     const opening = openStream(`${t.base}/tasks/${id}/events`);
     await store.reading.promise;
     await progressTo(4, 6);
@@ -173,13 +174,15 @@ describe('resuming with Last-Event-ID', () => {
     ['not issued yet', async () => '999999'],
     ['malformed', async () => 'not-an-id'],
     ['oversized', async () => '9'.repeat(10_000)],
-  ])('answers an id %s with 200 and a fresh status', async (_, lastId) => {
+  ])('answers an id %s with 200, a reset and a fresh status', async (_, lastId) => {
     const last = await lastId();
     const stream = await openStream(`${t.base}/tasks/${id}/events`, { 'Last-Event-ID': last });
     expect(stream.status).toBe(200);
-    const [first] = await stream.waitForEvents(1);
-    expect(first?.event).toBe('status');
-    expect(first?.id).toBe((await store.read(id))?.lastEventId);
+    const [reset, status] = await stream.waitForEvents(2);
+    // The reset has no id: it never moves the client's last id.
+    expect(reset).toEqual({ event: 'reset', id: undefined, data: '{}' });
+    expect(status?.event).toBe('status');
+    expect(status?.id).toBe((await store.read(id))?.lastEventId);
     stream.destroy();
   });
 

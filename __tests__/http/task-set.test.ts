@@ -115,16 +115,24 @@ describe('one stream for many tasks', () => {
     });
 
     it.each([
-      ['malformed', 'nonsense'],
-      ['with unknown positions', '0=abc&1='],
-      ['too long', 'x'.repeat(9000)],
-      ['with repeated or foreign keys', '0=1&0=2&5=7'],
-    ])('gives fresh snapshots for every task for a Last-Event-ID it cannot use (%s)', async (_, lastId) => {
+      ['malformed', 'nonsense', ['reset', 'status'], ['reset', 'status']],
+      ['too long', 'x'.repeat(9000), ['reset', 'status'], ['reset', 'status']],
+      // An unknown position resets its task; an empty one means nothing was sent for it yet: a fresh start.
+      ['with an unknown and an empty position', '0=abc&1=', ['reset', 'status'], ['status']],
+      // The first of a repeated key counts (0=1 replays task a after its first event); a missing key resets b.
+      ['with repeated or foreign keys', '0=1&0=2&5=7', ['status'], ['reset', 'status']],
+    ])('resets each task a Last-Event-ID cannot resume, then starts it afresh (%s)', async (_, lastId, forA, forB) => {
       const [[a], [b]] = [await start(), await start()];
       const stream = await open(`?ids=${a},${b}`, { 'X-User': 'ada', 'Last-Event-ID': lastId });
       expect(stream.status).toBe(200);
-      await stream.waitForEvents(2);
-      expect(summary(stream.events).map(([, name]) => name)).toEqual(['status', 'status']);
+      await stream.waitForEvents(forA.length + forB.length);
+      const events = summary(stream.events);
+      expect(events.filter(([task]) => task === a).map(([, name]) => name)).toEqual(forA);
+      expect(events.filter(([task]) => task === b).map(([, name]) => name)).toEqual(forB);
+      // A reset never carries an id: it moves no position.
+      for (const reset of withoutHeartbeats(stream.events).filter((e) => e.event === 'reset')) {
+        expect(reset.id).toBeUndefined();
+      }
     });
 
     it.each([

@@ -177,17 +177,20 @@ describe('RedisStore: clients joining while a task commits', () => {
     expect(events.at(-1)?.event).toBe('complete');
     // The web instance may stream the end before the worker's own commit has resolved.
     await waitUntil(() => committed.includes(events.at(-1)!.id!), 5000, 'the worker to see its commit');
+    // A resync is a reset (no id) and a fresh status; every other event has an id, unique and increasing.
+    for (const reset of events.filter((e) => e.event === 'reset')) expect(reset.id).toBeUndefined();
+    const stored = events.filter((e) => e.event !== 'reset');
     expectIncreasing(
       web.runner.store,
-      events.map((e) => e.id!),
+      stored.map((e) => e.id!),
       'the stream',
     );
     // Each event that is not a fresh status comes right after the one before it in commit order: no silent gap.
-    for (let i = 1; i < events.length; i++) {
-      if (events[i]!.event === 'status') continue;
-      expect([events[i]!.event, committed[committed.indexOf(events[i]!.id!) - 1]]).toEqual([
-        events[i]!.event,
-        events[i - 1]!.id,
+    for (let i = 1; i < stored.length; i++) {
+      if (stored[i]!.event === 'status') continue;
+      expect([stored[i]!.event, committed[committed.indexOf(stored[i]!.id!) - 1]]).toEqual([
+        stored[i]!.event,
+        stored[i - 1]!.id,
       ]);
     }
   });

@@ -264,7 +264,8 @@ describe('TaskRunner', () => {
     runner = new TaskRunner();
     expect(() => new TaskRunner({ store: new OldStore() as never })).toThrow(
       'koa-sse-tasks: expected `store` to be a TaskStore (e.g. new MemoryStore()), got OldStore, which lacks ' +
-        'OwnerIndex.tasksOf(), OwnerIndex.onOwnerTask() and StoreLifecycle.shared (a boolean). A store implements ' +
+        'TaskLog.readWithOutput(), OwnerIndex.tasksOf(), OwnerIndex.onOwnerTask() and StoreLifecycle.shared ' +
+        '(a boolean). A store implements ' +
         'every member of TaskLog, JobQueue, OwnerIndex and StoreLifecycle (their TSDoc says what each promises) and ' +
         'passes the conformance suite (__tests__/store/conformance.ts in the repository)',
     );

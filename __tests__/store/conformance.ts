@@ -16,7 +16,7 @@ const limits: CommitLimits = { historyLimit: 5, maxHistoryBytes: RUNNER_DEFAULTS
 
 function snapshot(id: string, status: TaskStatus = 'running', progress = 0): TaskSnapshot {
   const now = new Date().toISOString();
-  return { id, type: 'report', status, progress, createdAt: now, updatedAt: now };
+  return { id, type: 'report', status, progress, outputLength: 0, createdAt: now, updatedAt: now };
 }
 
 /**

@@ -10,7 +10,7 @@ const lease: Lease = { holder: 'w1', leaseMs: 30_000 };
 
 function snapshot(id: string, type: string, status: TaskStatus = 'running', progress = 0): TaskSnapshot {
   const now = new Date().toISOString();
-  return { id, type, status, progress, createdAt: now, updatedAt: now };
+  return { id, type, status, progress, outputLength: 0, createdAt: now, updatedAt: now };
 }
 
 /** Keeps the stores' outage reports out of the test output. */

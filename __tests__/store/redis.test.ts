@@ -19,7 +19,7 @@ describe('RedisStore', () => {
       expect(store.compareEventIds('999-0', '1000-0')).toBeLessThan(0);
       const now = new Date().toISOString();
       const event = await store.commit(
-        { id: 'a', type: 't', status: 'running', progress: 0, createdAt: now, updatedAt: now },
+        { id: 'a', type: 't', status: 'running', progress: 0, outputLength: 0, createdAt: now, updatedAt: now },
         { event: 'status', data: '{}' },
         { historyLimit: 10, maxHistoryBytes: RUNNER_DEFAULTS.maxHistoryBytes, ttlMs: 1000 },
       );

@@ -134,7 +134,7 @@ export function bridgeBullMQ(options: BullMQBridgeOptions): BullMQBridge {
 
 function fresh(jobId: string, type: string): TaskSnapshot {
   const now = new Date().toISOString();
-  return { id: jobId, type, status: 'queued', progress: 0, createdAt: now, updatedAt: now };
+  return { id: jobId, type, status: 'queued', progress: 0, outputLength: 0, createdAt: now, updatedAt: now };
 }
 
 /** `job.updateProgress()` takes a number or any object: a number is the percent; `{ percent | progress, message }` too. */

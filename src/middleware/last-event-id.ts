@@ -1,4 +1,5 @@
 import type { Context } from 'koa';
+import { UNREPLAYABLE } from '../streams/follower';
 import { queryValue } from './query';
 
 /** The largest single-task event id looked at; a longer one cannot be ours and counts as unknown. */
@@ -6,7 +7,8 @@ export const MAX_EVENT_ID_LENGTH = 200;
 
 /**
  * The client's last event id: the `Last-Event-ID` header, else the `lastEventId` query parameter (for clients that
- * cannot set headers). A missing, empty or over-long one is `undefined`: the client then gets a fresh start.
+ * cannot set headers). A missing or empty one is `undefined` (a fresh start); an over-long one cannot be ours and
+ * is `UNREPLAYABLE` (a reset, then a fresh start).
  */
 export function lastEventIdOf(ctx: Context, maxLength = MAX_EVENT_ID_LENGTH): string | undefined {
   const header = ctx.get('Last-Event-ID');
@@ -19,5 +21,6 @@ export function afterOf(ctx: Context): string | undefined {
 }
 
 function eventIdOf(id: string | undefined, maxLength: number): string | undefined {
-  return id === undefined || id === '' || id.length > maxLength ? undefined : id;
+  if (id === undefined || id === '') return undefined;
+  return id.length > maxLength ? UNREPLAYABLE : id;
 }

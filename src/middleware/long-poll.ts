@@ -11,10 +11,14 @@ import { queryValues, quoted } from './query';
 /** The longest a long-poll is held, in seconds. */
 export const MAX_WAIT_SECONDS = 30;
 
-/** The answer of `GET /tasks/:id?wait=`: the task now, and the events after `after` with their data parsed. */
+/**
+ * The answer of `GET /tasks/:id?wait=`: the task now, and the events after `after` with their data parsed (the whole
+ * output of a fresh start has no `id`); `reset` when `after` was given and could not be replayed from.
+ */
 export interface LongPollAnswer {
   snapshot: TaskSnapshot;
-  events: Array<{ id: string; event: TaskEvent['event']; data: unknown }>;
+  events: Array<{ id?: string; event: TaskEvent['event']; data: unknown }>;
+  reset?: true;
 }
 
 /**
@@ -69,7 +73,12 @@ export async function serveLongPoll(
   const snapshot = (await streaming.feeds.store.read(taskId))?.snapshot ?? record.snapshot;
   const body: LongPollAnswer = {
     snapshot,
-    events: output.events.map(({ id, event, data }) => ({ id, event, data: JSON.parse(data) as unknown })),
+    events: output.events.map(({ id, event, data }) =>
+      id === undefined
+        ? { event, data: JSON.parse(data) as unknown }
+        : { id, event, data: JSON.parse(data) as unknown },
+    ),
   };
+  if (output.reset) body.reset = true;
   ctx.body = body;
 }

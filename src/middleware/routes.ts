@@ -1,7 +1,7 @@
 import { METHODS } from 'node:http';
 import Router from '@koa/router';
 import type { Context } from 'koa';
-import { TaskError } from '../errors';
+import { TaskError, TaskNotFoundError } from '../errors';
 import type { TaskAccess } from './access';
 import { idsOf } from './access';
 import { readJsonBody, toStartRequest } from './body';
@@ -65,6 +65,14 @@ export function taskRouter(options: ResolvedSseTasksOptions, deps: RouteDeps): R
     ctx.status = 202;
     ctx.body = await runner.cancel(snapshot.id);
   };
+  const output: Handler = async (ctx) => {
+    const { snapshot } = await taskOf(ctx);
+    const kept = await runner.store.readWithOutput(snapshot.id);
+    if (kept === undefined) throw new TaskNotFoundError(snapshot.id);
+    ctx.type = 'text/plain; charset=utf-8';
+    ctx.set('Cache-Control', 'no-store');
+    ctx.body = kept.output;
+  };
   const follow: Handler = async (ctx) => {
     refuseWhenClosing();
     await serveTaskEvents(ctx, await taskOf(ctx), streaming);
@@ -76,6 +84,7 @@ export function taskRouter(options: ResolvedSseTasksOptions, deps: RouteDeps): R
     ['/events', { GET: followMany }],
     ['/:id', { GET: read, DELETE: cancel }],
     ['/:id/events', { GET: follow }],
+    ['/:id/output', { GET: output }],
   ];
   // Every method, so a method Node knows and these paths do not take (PROPFIND...) is a 405 too, never a 501.
   const router = new Router({ prefix: options.prefix, methods: METHODS });

@@ -1,6 +1,6 @@
 import type { Context } from 'koa';
 import type { TaskRecord } from '../store/types';
-import { hasTheEnd } from '../streams/follower';
+import { hasTheEnd, UNREPLAYABLE } from '../streams/follower';
 import { MAX_SET_ID_LENGTH, parseSetId, type Positions } from '../streams/set-id';
 import { followOwnerTasks, TaskSet, type Visible } from '../streams/task-set';
 import { lastEventIdOf } from './last-event-id';
@@ -11,10 +11,12 @@ import { failStream, openStream, setEventStreamHeaders, type Streaming } from '.
  * task's terminal event gets 204; any other gets one stream for the set, which ends once every task has ended.
  */
 export async function serveTaskSet(ctx: Context, records: TaskRecord[], streaming: Streaming): Promise<void> {
-  const given = parseSetId(lastEventIdOf(ctx, MAX_SET_ID_LENGTH));
+  const id = lastEventIdOf(ctx, MAX_SET_ID_LENGTH);
+  const given = parseSetId(id);
   const tasks = records.map((record, index) => {
     const key = String(index);
-    const last = given.get(key) || undefined;
+    // A task the client's id gives no position for, when it gave one, cannot be replayed: a reset for it.
+    const last = id === undefined ? undefined : given.has(key) ? given.get(key) || undefined : UNREPLAYABLE;
     return { key, taskId: record.snapshot.id, last, seen: hasTheEnd(record, last) };
   });
   if (tasks.every((task) => task.seen)) {
@@ -51,12 +53,12 @@ export async function serveOwnerFeed(
   streaming: Streaming,
 ): Promise<void> {
   if (ctx.method === 'HEAD') return setEventStreamHeaders(ctx);
-  const given = parseSetId(lastEventIdOf(ctx, MAX_SET_ID_LENGTH));
+  const id = lastEventIdOf(ctx, MAX_SET_ID_LENGTH);
   const stream = openStream(ctx, streaming, []);
   const set = new TaskSet(stream, streaming.feeds, new Map(), false);
   const fail = (error: unknown): void => failStream(ctx, stream, error);
   try {
-    await followOwnerTasks(set, streaming.feeds, owner, given, visible, fail);
+    await followOwnerTasks(set, streaming.feeds, owner, id, visible, fail);
   } catch (error) {
     fail(error);
   }

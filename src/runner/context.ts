@@ -1,4 +1,5 @@
 import type { CommitLimits, TaskStore } from '../store/types';
+import type { JobLimits } from './options';
 import type { TaskEvent } from '../types';
 
 /** What `stalled` reports: the task's type, its attempt, and how long it has gone without progress. */
@@ -15,6 +16,8 @@ export interface StalledInfo {
 export interface RunnerContext {
   readonly store: TaskStore;
   readonly limits: CommitLimits;
+  /** What one job may write and emit. */
+  readonly jobLimits: JobLimits;
   /** An event reached the store: the runner emits `event`. */
   committed(taskId: string, event: TaskEvent): void;
   /** The runner emits `stalled`. */

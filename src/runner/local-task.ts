@@ -1,10 +1,11 @@
 import { TaskFinishedError } from '../errors';
-import { EVENT_FOR_STATUS, isFinished } from '../vocabulary';
-import type { ClaimedTask } from '../store/types';
+import { EVENT_FOR_STATUS, isFinished, OUTPUT_EVENT } from '../vocabulary';
+import type { ClaimedTask, NewTaskEvent } from '../store/types';
 import type { FinishedStatus, Job, TaskEvent, TaskHandler, TaskSnapshot } from '../types';
-import { optionError } from '../util/validate';
 import { backoff, messageOf, runAttempt, watchStall, type ResolvedTaskTypeOptions, type StallWatch } from './attempt';
 import type { RunnerContext } from './context';
+import { createJob } from './job';
+import { OutputBuffer } from './output';
 
 /** A task type this runner runs: its handler, with the options given to `define()`. */
 export interface TaskDefinition {
@@ -35,6 +36,8 @@ export class LocalTask {
   /** Behind the current attempt's `job.signal`. */
   #controller = new AbortController();
   #stall: StallWatch = watchStall(undefined, () => {});
+  /** The current attempt's output: a retry starts with an empty one. */
+  #output: OutputBuffer;
   /** The chain of this task's commits, so its events reach the store in the order they happened. */
   #writes: Promise<unknown> = Promise.resolve();
   /** Stops watching for the task finishing elsewhere (a cancel from another instance, a takeover). */
@@ -49,6 +52,7 @@ export class LocalTask {
     this.#lastEventId = claimed.lastEventId;
     this.#previousId = claimed.lastEventId;
     this.#definition = definition;
+    this.#output = this.#outputOf(1);
   }
 
   get snapshot(): TaskSnapshot {
@@ -93,6 +97,7 @@ export class LocalTask {
   /** Moves the task to a finished status once; later calls (a handler returning after its cancel) change nothing. */
   finish(status: FinishedStatus, error?: { message: string }, result?: unknown): Promise<unknown> {
     if (isFinished(this.#snapshot.status)) return this.#writes;
+    this.#output.flush(); // what the job wrote comes before its end
     let next: TaskSnapshot = { ...this.#snapshot, status, updatedAt: new Date().toISOString() };
     if (status === 'completed') Object.assign(next, { progress: 100, result });
     if (error !== undefined) next.error = error;
@@ -142,42 +147,63 @@ export class LocalTask {
       if (isFinished(this.#snapshot.status)) return undefined;
       if (outcome.ok) return this.finish('completed', undefined, outcome.result);
       if (attempt >= attempts) return this.finish('failed', { message: outcome.message });
+      this.#output.flush();
       this.#attempt = attempt + 1;
       this.#controller = new AbortController(); // a cancel or close from now on aborts the wait and the next attempt
+      this.#output = this.#outputOf(this.#attempt);
       const retrying: TaskSnapshot = {
         ...this.#snapshot,
         attempt: this.#attempt,
         message: `Retrying (${this.#attempt}/${attempts}) after: ${outcome.message}`,
+        outputLength: 0,
         updatedAt: new Date().toISOString(),
       };
-      void this.#commit(retrying, 'status', JSON.stringify(retrying)).catch(() => {});
+      void this.#commit(retrying, 'status', JSON.stringify(retrying), { clearOutput: true }).catch(() => {});
       await backoff(backoffMs * 2 ** (attempt - 1), this.#controller.signal);
     }
   }
 
   #job(attempt: number): Job {
     const { id, type } = this.#snapshot;
-    return {
-      id,
-      type,
-      input: this.#input,
-      attempt,
-      signal: this.#controller.signal,
-      progress: (percent: number, message?: string): void => {
-        if (typeof percent !== 'number' || !Number.isFinite(percent) || percent < 0 || percent > 100) {
-          throw new RangeError(
-            `koa-sse-tasks: expected \`percent\` to be a finite number from 0 to 100, got ${String(percent)} (${typeof percent})`,
-          );
-        }
-        if (message !== undefined && typeof message !== 'string') throw optionError('message', 'a string', message);
-        if (isFinished(this.#snapshot.status) || this.#attempt !== attempt) return;
-        this.#stall.progressed();
-        const next: TaskSnapshot = { ...this.#snapshot, progress: percent, updatedAt: new Date().toISOString() };
-        if (message !== undefined) next.message = message;
-        const data = JSON.stringify(message === undefined ? { percent } : { percent, message });
-        void this.#commit(next, 'progress', data).catch(() => {});
+    const live = (): boolean => !isFinished(this.#snapshot.status) && this.#attempt === attempt;
+    const facts = { id, type, input: this.#input, attempt, signal: this.#controller.signal };
+    return createJob(
+      facts,
+      {
+        progress: (percent, message) => {
+          if (!live()) return;
+          this.#output.flush();
+          this.#stall.progressed();
+          const next: TaskSnapshot = { ...this.#snapshot, progress: percent, updatedAt: new Date().toISOString() };
+          if (message !== undefined) next.message = message;
+          const data = JSON.stringify(message === undefined ? { percent } : { percent, message });
+          void this.#commit(next, 'progress', data).catch(() => {});
+        },
+        write: (text) => {
+          if (live()) this.#output.write(text);
+        },
+        emit: (name, data) => {
+          if (!live()) return;
+          this.#output.flush();
+          void this.#commit({ ...this.#snapshot, updatedAt: new Date().toISOString() }, name, data).catch(() => {});
+        },
       },
-    };
+      this.#context.jobLimits,
+    );
+  }
+
+  /** An attempt's output, whose turns become `output` events while the attempt is the current one. */
+  #outputOf(attempt: number): OutputBuffer {
+    return new OutputBuffer(this.#context.jobLimits.maxOutputBytes, (text, offset) => {
+      if (isFinished(this.#snapshot.status) || this.#attempt !== attempt) return;
+      const next: TaskSnapshot = {
+        ...this.#snapshot,
+        outputLength: offset + text.length,
+        updatedAt: new Date().toISOString(),
+      };
+      const data = JSON.stringify({ offset, text });
+      void this.#commit(next, OUTPUT_EVENT, data, { appendOutput: text }).catch(() => {});
+    });
   }
 
   #forget(): void {
@@ -187,11 +213,16 @@ export class LocalTask {
   }
 
   /** Appends one change to the task's chain of writes; resolves with the stored event. */
-  #commit(next: TaskSnapshot, event: TaskEvent['event'], data: string): Promise<TaskEvent> {
+  #commit(
+    next: TaskSnapshot,
+    event: TaskEvent['event'],
+    data: string,
+    output: Pick<NewTaskEvent, 'appendOutput' | 'clearOutput'> = {},
+  ): Promise<TaskEvent> {
     this.#snapshot = Object.freeze(next);
     const write = this.#writes.then(async () => {
-      const previousId = this.#previousId;
-      const stored = await this.#context.store.commit(next, { event, data, previousId }, this.#context.limits);
+      const change: NewTaskEvent = { event, data, previousId: this.#previousId, ...output };
+      const stored = await this.#context.store.commit(next, change, this.#context.limits);
       this.#previousId = stored.id;
       this.#context.committed(next.id, stored);
       return stored;

@@ -34,6 +34,13 @@ export interface TaskRunnerOptions {
    * `max(50, min(1000, floor(leaseMs / 3)))` ms: every second with the default. @default 30_000
    */
   leaseMs?: number;
+  /** The largest custom event (`job.emit()`), in UTF-8 bytes of its JSON; larger is a `RangeError`. @default 65_536 */
+  maxEventBytes?: number;
+  /**
+   * The most output one attempt of a task keeps (`job.write()`), in UTF-8 bytes; a write past it is a `RangeError`
+   * and appends nothing. @default 1_048_576 (1 MiB)
+   */
+  maxOutputBytes?: number;
 }
 
 export const RUNNER_DEFAULTS = {
@@ -44,6 +51,8 @@ export const RUNNER_DEFAULTS = {
   ttlMs: 3_600_000,
   worker: true,
   leaseMs: 30_000,
+  maxEventBytes: 65_536,
+  maxOutputBytes: 1_048_576,
 } as const;
 
 /** The runner's options that every commit carries; the BullMQ bridge takes them too. */
@@ -57,6 +66,14 @@ export interface ResolvedRunnerOptions {
   store: TaskStore;
   worker: boolean;
   leaseMs: number;
+  /** What one job may write and emit. */
+  jobLimits: JobLimits;
+}
+
+/** What one job may write and emit: `maxEventBytes` and `maxOutputBytes`. */
+export interface JobLimits {
+  readonly maxEventBytes: number;
+  readonly maxOutputBytes: number;
 }
 
 export function resolveRunnerOptions(options: TaskRunnerOptions = {}): ResolvedRunnerOptions {
@@ -72,6 +89,15 @@ export function resolveRunnerOptions(options: TaskRunnerOptions = {}): ResolvedR
     store: store ?? new MemoryStore(),
     worker,
     leaseMs: integerOption('leaseMs', leaseMs, 100),
+    jobLimits: Object.freeze({
+      maxEventBytes: integerOption('maxEventBytes', options.maxEventBytes ?? RUNNER_DEFAULTS.maxEventBytes, 2, 2 ** 30),
+      maxOutputBytes: integerOption(
+        'maxOutputBytes',
+        options.maxOutputBytes ?? RUNNER_DEFAULTS.maxOutputBytes,
+        1,
+        2 ** 30,
+      ),
+    }),
   };
 }
 

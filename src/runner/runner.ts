@@ -63,6 +63,7 @@ export class TaskRunner extends EventEmitter<TaskRunnerEvents> {
     this.#context = {
       store: this.store,
       limits: this.#options.limits,
+      jobLimits: this.#options.jobLimits,
       committed: (taskId, event) => this.emit('event', taskId, event),
       stalled: (taskId, info) => this.emit('stalled', taskId, info),
       report: (error) => this.#report(error),
@@ -114,6 +115,7 @@ export class TaskRunner extends EventEmitter<TaskRunnerEvents> {
       type,
       status: 'queued',
       progress: 0,
+      outputLength: 0,
       createdAt: now,
       updatedAt: now,
     };

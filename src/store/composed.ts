@@ -31,6 +31,10 @@ export abstract class ComposedStore implements TaskStore {
     return this.#log.read(...args);
   }
 
+  readWithOutput(...args: Parameters<TaskLog['readWithOutput']>): ReturnType<TaskLog['readWithOutput']> {
+    return this.#log.readWithOutput(...args);
+  }
+
   eventsAfter(...args: Parameters<TaskLog['eventsAfter']>): ReturnType<TaskLog['eventsAfter']> {
     return this.#log.eventsAfter(...args);
   }

@@ -15,6 +15,7 @@ export const STORE_MEMBERS = {
   TaskLog: {
     commit: 'function',
     read: 'function',
+    readWithOutput: 'function',
     eventsAfter: 'function',
     subscribe: 'function',
     compareEventIds: 'function',

@@ -16,6 +16,15 @@ export interface NewTaskEvent {
    * followers see their stream go on instead of a gap.
    */
   previousId?: string;
+  /** Text appended to the task's output in the same atomic step (what an `output` event carries). */
+  appendOutput?: string;
+  /** The task's output starts again, empty, in the same atomic step (the `status` that starts a retry). */
+  clearOutput?: boolean;
+}
+
+/** A task's record with its whole output as of the record's latest event. */
+export interface TaskRecordWithOutput extends TaskRecord {
+  output: string;
 }
 
 /** Limits the runner passes with every commit (one frozen object per runner). */
@@ -50,8 +59,9 @@ export type TaskEventListener = (event: TaskEvent, previousId: string) => void;
  *   that shares the store (a browser resumes with them on another instance);
  * - a replay after an id has no gap and no duplicate, or is refused (`undefined`): never a partial answer;
  * - history is bounded by `historyLimit` and `maxHistoryBytes`, the latest event always kept;
- * - a finished task is immutable (`TaskFinishedError`) and forgotten `ttlMs` after it finished; an unfinished one is
- *   never forgotten;
+ * - a finished task is immutable (`TaskFinishedError`) and forgotten `ttlMs` after it finished, its output with it;
+ *   an unfinished one is never forgotten;
+ * - a commit that appends to (or clears) the task's output does so in the same atomic step as its event;
  * - every method may be remote: nothing above the store assumes it is in this process.
  */
 export interface TaskLog {
@@ -70,6 +80,13 @@ export interface TaskLog {
 
   /** The task's record, or `undefined` if it never existed or has expired. */
   read(taskId: string): Promise<TaskRecord | undefined>;
+
+  /**
+   * The task's record and its output (every `appendOutput` since the last `clearOutput`), read in one atomic step,
+   * so the output is exactly what the record's events wrote: a late joiner continues from it without a gap or a
+   * repeat. `undefined` if the task never existed or has expired.
+   */
+  readWithOutput(taskId: string): Promise<TaskRecordWithOutput | undefined>;
 
   /**
    * The events after `afterId`, oldest first, with no gap: `[]` when `afterId` is the latest. `undefined` when

@@ -9,7 +9,15 @@ import type { TaskLog } from './task-log';
 
 export type { ClaimedTask, JobQueue, Lease, QueueBound } from './job-queue';
 export type { OwnedTask, OwnerIndex } from './owner-index';
-export type { CommitCondition, CommitLimits, NewTaskEvent, TaskEventListener, TaskLog, TaskRecord } from './task-log';
+export type {
+  CommitCondition,
+  CommitLimits,
+  NewTaskEvent,
+  TaskEventListener,
+  TaskLog,
+  TaskRecord,
+  TaskRecordWithOutput,
+} from './task-log';
 
 /**
  * Whether the store's tasks outlive this process, and how the store is released.

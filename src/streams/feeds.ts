@@ -24,12 +24,18 @@ import { TaskFollower } from './follower';
  */
 export type LiveFrame = Buffer;
 
+/**
+ * An event as a follower sends it: a stored event, with its id, or one made for this client alone, without an id
+ * (a `reset`, the whole output of a fresh start), so it never repeats an id and a resume goes on from the last id.
+ */
+export type OutgoingEvent = TaskEvent | { id?: undefined; event: string; data: string };
+
 /** Where one client's view of one task goes. */
 export interface TaskOutput {
   /** True once nothing more is wanted; the follower then writes nothing. */
   readonly closed: boolean;
   /** One event of the task, in order: with its `LiveFrame` when live, without for a catch-up event. */
-  send(event: TaskEvent, live?: LiveFrame): void;
+  send(event: OutgoingEvent, live?: LiveFrame): void;
   /** The task vanished (it expired) between the request's checks and the catch-up. */
   gone(): void;
 }

@@ -1,7 +1,7 @@
-import type { TaskRecord, TaskStore } from '../store/types';
+import type { TaskRecord, TaskRecordWithOutput, TaskStore } from '../store/types';
 import type { TaskEvent } from '../types';
-import { EVENT_FOR_STATUS, isFinished } from '../vocabulary';
-import type { LiveFrame, TaskOutput } from './feeds';
+import { EVENT_FOR_STATUS, isFinished, OUTPUT_EVENT, RESET_EVENT } from '../vocabulary';
+import type { LiveFrame, OutgoingEvent, TaskOutput } from './feeds';
 
 /**
  * One client's view of one task (see feeds.ts for the whole chain). Live events that arrive while it catches up are
@@ -45,9 +45,11 @@ export class TaskFollower {
       this.#lastSent = lastEventId;
       for (const event of replay) this.#send(event);
     } else {
-      const record = await this.#store.read(this.#taskId);
+      const record = await this.#store.readWithOutput(this.#taskId);
       if (record === undefined) return this.#output.gone();
-      this.#send(freshStart(record));
+      // A position that cannot be replayed from: the client is told, so it rebuilds what it built from events.
+      if (lastEventId !== undefined) this.#send(RESET);
+      for (const event of freshStart(record)) this.#send(event);
     }
     const held = this.#held;
     this.#held = undefined;
@@ -67,18 +69,36 @@ export class TaskFollower {
     this.catchUp(lastSent).catch(() => this.#output.gone());
   }
 
-  #send(event: TaskEvent, frame?: LiveFrame): void {
-    this.#lastSent = event.id;
+  #send(event: OutgoingEvent, frame?: LiveFrame): void {
+    if (event.id !== undefined) this.#lastSent = event.id;
     if (!this.#output.closed) this.#output.send(event, frame);
   }
 }
 
 /**
- * A fresh start: the `status` snapshot with the id of the latest event it reflects, or, for a finished task, its
- * terminal event alone (whose data is the same final snapshot), so no two events of a response share an id.
+ * A position no store issues (every store's ids are digits): following from it is a reset and a fresh start. What
+ * a client gave that cannot be read as a position (too long, malformed) becomes this, so it gets a `reset` too.
  */
-export function freshStart({ snapshot, lastEventId }: TaskRecord): TaskEvent {
-  return { event: EVENT_FOR_STATUS[snapshot.status], id: lastEventId, data: JSON.stringify(snapshot) };
+export const UNREPLAYABLE = '-';
+
+/** The `reset` that opens a catch-up from a position the store cannot replay from. */
+const RESET: OutgoingEvent = { event: RESET_EVENT, data: '{}' };
+
+/**
+ * A fresh start: the `status` snapshot with the id of the latest event it reflects, then the whole output so far as
+ * one `output` event without an id (offset 0); for a finished task, the output, then its terminal event alone (whose
+ * data is the same final snapshot). No two events of a response share an id, and a resume from the snapshot's id
+ * replays only what came after.
+ */
+export function freshStart({ snapshot, lastEventId, output }: TaskRecordWithOutput): OutgoingEvent[] {
+  const snapshotEvent: OutgoingEvent = {
+    event: EVENT_FOR_STATUS[snapshot.status],
+    id: lastEventId,
+    data: JSON.stringify(snapshot),
+  };
+  if (output === '') return [snapshotEvent];
+  const whole: OutgoingEvent = { event: OUTPUT_EVENT, data: JSON.stringify({ offset: 0, text: output }) };
+  return isFinished(snapshot.status) ? [whole, snapshotEvent] : [snapshotEvent, whole];
 }
 
 /** Whether a client whose last event is `lastEventId` already has the task's end: it gets 204, which stops EventSource. */

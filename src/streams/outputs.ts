@@ -1,8 +1,7 @@
 import { encodeEvent } from '../sse/encode';
 import type { EventStream } from '../sse/stream';
-import type { TaskEvent } from '../types';
-import { isTerminalEvent } from '../vocabulary';
-import type { LiveFrame, TaskOutput } from './feeds';
+import { isTerminalEvent, RESET_EVENT } from '../vocabulary';
+import type { LiveFrame, OutgoingEvent, TaskOutput } from './feeds';
 
 /** A single-task stream: each event's frame as is; the stream ends after the terminal event. */
 export class StreamOutput implements TaskOutput {
@@ -16,7 +15,7 @@ export class StreamOutput implements TaskOutput {
     return this.#stream.closed;
   }
 
-  send(event: TaskEvent, live?: LiveFrame): void {
+  send(event: OutgoingEvent, live?: LiveFrame): void {
     // Progress is idempotent: a backed-up client gets only the latest live one. A catch-up event is written whole,
     // however large: it is exactly what the client asked for.
     if (live === undefined) this.#stream.write(encodeEvent(event));
@@ -34,7 +33,9 @@ export class StreamOutput implements TaskOutput {
  * The events committed in the same turn as the first one join it; a terminal event is the last anyway.
  */
 export class PollOutput implements TaskOutput {
-  readonly events: TaskEvent[] = [];
+  readonly events: OutgoingEvent[] = [];
+  /** True when the catch-up began with a `reset`: the `after` given could not be replayed from. */
+  reset = false;
   /** Settles when the answer is due: an event came, the task is gone, or `answer()` was called. */
   readonly ready: Promise<void>;
   #answered = false;
@@ -48,7 +49,11 @@ export class PollOutput implements TaskOutput {
     return this.#answered;
   }
 
-  send(event: TaskEvent): void {
+  send(event: OutgoingEvent): void {
+    if (event.event === RESET_EVENT) {
+      this.reset = true;
+      return;
+    }
     this.events.push(event);
     if (isTerminalEvent(event.event)) this.answer();
     else setImmediate(() => this.answer());

@@ -1,10 +1,10 @@
 import { encodeEvent } from '../sse/encode';
 import type { EventStream } from '../sse/stream';
 import type { OwnedTask } from '../store/types';
-import type { TaskEvent } from '../types';
 import { isTerminalEvent } from '../vocabulary';
-import type { TaskFeeds, TaskOutput } from './feeds';
-import { encodeSetId, OWNER_POSITION_KEY, withTaskId, type Positions } from './set-id';
+import type { OutgoingEvent, TaskFeeds, TaskOutput } from './feeds';
+import { UNREPLAYABLE } from './follower';
+import { encodeSetId, OWNER_POSITION_KEY, parseSetId, withTaskId, type Positions } from './set-id';
 
 /** One task's slot in a set: the output its follower writes to, until the task ends or the stream closes. */
 interface Slot extends TaskOutput {
@@ -76,13 +76,15 @@ export class TaskSet {
     if (slot !== undefined) this.#finish(key, slot);
   }
 
-  #send(key: string, slot: Slot, event: TaskEvent): void {
+  #send(key: string, slot: Slot, event: OutgoingEvent): void {
     const terminal = isTerminalEvent(event.event);
     // The owner feed forgets a task once it has ended (its position in the owner's index says the client saw it).
     if (terminal && !this.#endWhenAllFinished) this.positions.delete(key);
-    else this.positions.set(key, event.id);
+    else if (event.id !== undefined) this.positions.set(key, event.id);
     const data = withTaskId(slot.taskId, event.data);
-    const frame = encodeEvent({ event: event.event, id: encodeSetId(this.positions), data });
+    // An event made for this client alone (a reset, a whole output) has no id here either: no position moves.
+    const id = event.id === undefined ? undefined : encodeSetId(this.positions);
+    const frame = encodeEvent({ event: event.event, id, data });
     // Progress is idempotent: a backed-up client gets only the latest of each task.
     this.#stream.write(frame, event.event === 'progress' ? `progress:${key}` : undefined);
     if (terminal) this.#finish(key, slot);
@@ -101,19 +103,21 @@ export class TaskSet {
 export type Visible = (taskId: string) => Promise<boolean>;
 
 /**
- * Fills an owner feed's set: every task of `owner` from where the client is (`given`, the positions of its
- * Last-Event-ID), then the tasks started later, by any process sharing the store, in the order of the owner's index.
- * Resolves once the tasks known now are followed; later ones keep coming until the stream closes. `onError` gets
- * the failure of a task added later (the caller ends the stream).
+ * Fills an owner feed's set: every task of `owner` from where the client is (the positions its Last-Event-ID, `id`,
+ * carries), then the tasks started later, by any process sharing the store, in the order of the owner's index. An id
+ * that is not one this feed gave means a reset and a fresh start for every task. Resolves once the tasks known now
+ * are followed; later ones keep coming until the stream closes. `onError` gets the failure of a task added later
+ * (the caller ends the stream).
  */
 export async function followOwnerTasks(
   set: TaskSet,
   feeds: TaskFeeds,
   owner: string,
-  given: Positions,
+  id: string | undefined,
   visible: Visible,
   onError: (error: unknown) => void,
 ): Promise<void> {
+  let given = parseSetId(id);
   const { store } = feeds;
   /** Adds one task of the owner, in position order: `from` is where the client is, `undefined` a fresh start. */
   const add = async (task: OwnedTask, from: string | undefined): Promise<void> => {
@@ -138,14 +142,13 @@ export async function followOwnerTasks(
   const last = listed.at(-1)?.position;
   const seenUpTo = given.get(OWNER_POSITION_KEY);
   // A position after the owner's latest task is not one this feed gave: the whole id is then ignored.
-  if (seenUpTo === undefined || last === undefined || !(store.compareEventIds(seenUpTo, last) <= 0)) {
-    given = new Map();
-  } else {
-    set.positions.set(OWNER_POSITION_KEY, seenUpTo);
-  }
+  const usable = seenUpTo !== undefined && last !== undefined && store.compareEventIds(seenUpTo, last) <= 0;
+  if (usable) set.positions.set(OWNER_POSITION_KEY, seenUpTo);
+  else given = new Map();
+  const unusable = id !== undefined && !usable;
   const following: Array<Promise<void>> = [];
   for (const task of listed) {
-    const from = given.get(task.taskId);
+    const from = unusable ? UNREPLAYABLE : given.get(task.taskId);
     const isNew = seenUpTo === undefined || given.size === 0 || store.compareEventIds(task.position, seenUpTo) > 0;
     if (from === undefined && !isNew) continue; // the client saw it to its end
     following.push(add(task, from));

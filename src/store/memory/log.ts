@@ -1,7 +1,15 @@
 import { CommitConflictError, TaskFinishedError } from '../../errors';
 import { isFinished, isTerminalEvent } from '../../vocabulary';
 import type { TaskEvent, TaskSnapshot } from '../../types';
-import type { CommitCondition, CommitLimits, NewTaskEvent, TaskEventListener, TaskLog, TaskRecord } from '../types';
+import type {
+  CommitCondition,
+  CommitLimits,
+  NewTaskEvent,
+  TaskEventListener,
+  TaskLog,
+  TaskRecord,
+  TaskRecordWithOutput,
+} from '../types';
 import { KeyedListeners } from './listeners';
 
 interface Entry {
@@ -11,6 +19,8 @@ interface Entry {
   /** The bytes of `data` in `history`. */
   historyBytes: number;
   sequence: number;
+  /** Every `appendOutput` since the last `clearOutput`. */
+  output: string;
   expiry?: NodeJS.Timeout;
 }
 
@@ -45,7 +55,7 @@ export class MemoryTaskLog implements TaskLog {
   /** A commit as one synchronous step, so the queue can count, commit and queue with nothing in between. */
   commitNow(
     snapshot: TaskSnapshot,
-    { event, data }: NewTaskEvent,
+    { event, data, appendOutput, clearOutput }: NewTaskEvent,
     limits: CommitLimits,
     condition?: CommitCondition,
   ): TaskEvent {
@@ -59,13 +69,15 @@ export class MemoryTaskLog implements TaskLog {
     const sequence = (entry?.sequence ?? 0) + 1;
     const stored: TaskEvent = { id: String(sequence), event, data };
     if (entry === undefined) {
-      entry = { record: { snapshot, lastEventId: stored.id }, history: [], historyBytes: 0, sequence };
+      entry = { record: { snapshot, lastEventId: stored.id }, history: [], historyBytes: 0, sequence, output: '' };
       this.#tasks.set(snapshot.id, entry);
       this.#hooks.created(snapshot);
     } else {
       entry.record = { snapshot, lastEventId: stored.id };
       entry.sequence = sequence;
     }
+    if (clearOutput === true) entry.output = '';
+    if (appendOutput !== undefined) entry.output += appendOutput;
     entry.history.push(stored);
     entry.historyBytes += Buffer.byteLength(data);
     const { historyLimit, maxHistoryBytes } = limits;
@@ -91,6 +103,11 @@ export class MemoryTaskLog implements TaskLog {
 
   async read(taskId: string): Promise<TaskRecord | undefined> {
     return this.record(taskId);
+  }
+
+  async readWithOutput(taskId: string): Promise<TaskRecordWithOutput | undefined> {
+    const entry = this.#tasks.get(taskId);
+    return entry === undefined ? undefined : { ...entry.record, output: entry.output };
   }
 
   async eventsAfter(taskId: string, afterId: string): Promise<TaskEvent[] | undefined> {

@@ -58,6 +58,7 @@ export class RedisCommitter {
       // answers a resend carrying a token it has seen with the id it stored then, so a commit is never stored twice.
       `${this.#tokenPrefix}.${(this.#commits++).toString(36)}`,
       event.previousId ?? '',
+      event.clearOutput === true ? 'c' : event.appendOutput !== undefined ? `a${event.appendOutput}` : '',
       ...(bound?.types ?? []),
     ];
     const [outcome, detail] = await this.#command.sseTasksCommit(
@@ -67,6 +68,7 @@ export class RedisCommitter {
       keys.queue(snapshot.type),
       keys.queued,
       keys.owner(snapshot.owner ?? ''),
+      keys.output(id),
       ...args,
     );
     if (outcome === 'full') throw new QueueFullError(bound?.maxQueued ?? 0);

@@ -55,7 +55,7 @@ export class RedisConnections {
       connection.on('error', (error: Error) => this.#lost(error));
       connection.on('ready', () => this.#back());
     }
-    command.defineCommand('sseTasksCommit', { numberOfKeys: 7, lua: COMMIT });
+    command.defineCommand('sseTasksCommit', { numberOfKeys: 8, lua: COMMIT });
     command.defineCommand('sseTasksOwned', { numberOfKeys: 1, lua: OWNED });
     command.defineCommand('sseTasksClaim', { numberOfKeys: 2, lua: CLAIM });
     command.defineCommand('sseTasksRenew', { numberOfKeys: 2, lua: RENEW });

@@ -17,6 +17,11 @@ export class RedisKeys {
     return `${this.prefix}events:${taskId}`;
   }
 
+  /** The task's output, as one string. */
+  output(taskId: string): string {
+    return `${this.prefix}output:${taskId}`;
+  }
+
   /** The stream of an owner's tasks (`''` for a task without an owner, which the commit script never writes). */
   owner(owner: string): string {
     return `${this.prefix}owner:${owner}`;

@@ -1,6 +1,6 @@
 import { isTerminalEvent } from '../../vocabulary';
 import type { TaskEvent, TaskEventName, TaskSnapshot } from '../../types';
-import type { TaskEventListener, TaskLog, TaskRecord } from '../types';
+import type { TaskEventListener, TaskLog, TaskRecord, TaskRecordWithOutput } from '../types';
 import type { RedisContext } from './context';
 import { STREAM_ID, compareStreamIds } from './ids';
 import { field } from './reader';
@@ -25,6 +25,21 @@ export class RedisTaskLog implements TaskLog {
     const [snapshot, lastEventId] = await redis.timed(redis.command.hmget(keys.task(taskId), 's', 'l'), 'a task read');
     if (snapshot == null || lastEventId == null) return undefined;
     return { snapshot: JSON.parse(snapshot) as TaskSnapshot, lastEventId };
+  }
+
+  async readWithOutput(taskId: string): Promise<TaskRecordWithOutput | undefined> {
+    const { redis, keys } = this.#context;
+    // MULTI: the record and the output of one moment, never a commit between them.
+    const answers = await redis.timed(
+      redis.command.multi().hmget(keys.task(taskId), 's', 'l').get(keys.output(taskId)).exec(),
+      'a task read',
+    );
+    const failed = answers?.find(([error]) => error !== null)?.[0];
+    if (failed) throw failed;
+    const [snapshot, lastEventId] = (answers?.[0]?.[1] ?? []) as Array<string | null>;
+    const output = answers?.[1]?.[1] as string | null | undefined;
+    if (snapshot == null || lastEventId == null) return undefined;
+    return { snapshot: JSON.parse(snapshot) as TaskSnapshot, lastEventId, output: output ?? '' };
   }
 
   async eventsAfter(taskId: string, afterId: string): Promise<TaskEvent[] | undefined> {

@@ -9,7 +9,8 @@
  * `p queue:<type>` a list of queued task ids; `p leases` a sorted set of task id -> lease deadline (ms);
  * `p owners` a hash of task id -> lease holder (`Lease.holder`: a runner's name); `p queued` a stream that wakes
  * workers when a task is queued;
- * `p owner:<owner>` a stream with one entry (t task id) per task of that owner, written by its first commit.
+ * `p owner:<owner>` a stream with one entry (t task id) per task of that owner, written by its first commit;
+ * `p output:<id>` a string, the task's output (`job.write()`), appended by the same commit as its `output` event.
  */
 
 const NOW = `local t = redis.call('TIME')
@@ -18,10 +19,11 @@ local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)`;
 const FINISHED = `local function finished(st) return st == 'completed' or st == 'failed' or st == 'cancelled' end`;
 
 /**
- * KEYS: task, events, leases, owners, queue, queued, the owner's index.
+ * KEYS: task, events, leases, owners, queue, queued, the owner's index, output.
  * ARGV: snapshot, status, event, data, historyLimit, ttlMs, finished (1/0), condition ('' or 'c:' .. last id),
  * task id, enqueue (1/0), input, type, owner ('' for none), maxHistoryBytes, maxQueued ('' for none), token, the
- * writer's previous event id ('' when it knows none), then the types whose queues count against maxQueued.
+ * writer's previous event id ('' when it knows none), the output change ('' none, 'a' .. text appends, 'c' clears),
+ * then the types whose queues count against maxQueued.
  * Returns {'ok', id} | {'finished', status} | {'conflict'} | {'full'}.
  * The token (unique per commit call) makes a commit idempotent: ioredis resends a command whose reply a reset
  * connection lost, and a resend of a commit that already ran answers {'ok', the id it stored} and writes nothing,
@@ -39,7 +41,7 @@ end
 if ARGV[10] == '1' and ARGV[15] ~= '' then
   local queues = string.sub(KEYS[5], 1, #KEYS[5] - #ARGV[12]) -- 'p queue:', from this type's queue key
   local queued = 0
-  for i = 18, #ARGV do queued = queued + redis.call('LLEN', queues .. ARGV[i]) end
+  for i = 19, #ARGV do queued = queued + redis.call('LLEN', queues .. ARGV[i]) end
   if queued >= tonumber(ARGV[15]) then return {'full'} end
 end
 local st = task[2]
@@ -65,6 +67,9 @@ for pair in string.gmatch(recent, '[^,]+') do tokens[#tokens + 1] = pair end
 tokens[#tokens + 1] = ARGV[16] .. ':' .. id
 recent = table.concat(tokens, ',', math.max(1, #tokens - 3))
 redis.call('HSET', KEYS[1], 's', ARGV[1], 'st', ARGV[2], 'l', id, 'h', ARGV[5], 'b', bytes, 'r', recent)
+local change = string.sub(ARGV[18], 1, 1)
+if change == 'c' then redis.call('DEL', KEYS[8]) end
+if change == 'a' then redis.call('APPEND', KEYS[8], string.sub(ARGV[18], 2)) end
 if last == '' and ARGV[13] ~= '' then redis.call('XADD', KEYS[7], '*', 't', ARGV[9]) end
 if ARGV[10] == '1' then
   redis.call('HSET', KEYS[1], 'i', ARGV[11])
@@ -75,6 +80,7 @@ if ARGV[7] == '1' then
   redis.call('HDEL', KEYS[1], 'i')
   redis.call('PEXPIRE', KEYS[1], ARGV[6])
   redis.call('PEXPIRE', KEYS[2], ARGV[6])
+  redis.call('PEXPIRE', KEYS[8], ARGV[6])
   redis.call('ZREM', KEYS[3], ARGV[9])
   redis.call('HDEL', KEYS[4], ARGV[9])
 end
