@@ -74,7 +74,7 @@ export interface TaskType<Input = unknown, Result = unknown, Events extends Cust
 }
 
 /** Any task type (see {@link TaskType}). */
-export type AnyTaskType = TaskType<unknown, unknown, CustomEvents>;
+export type AnyTaskType = TaskType;
 
 /** The input of `T`: a task type's, or `T` itself when it is an input type. */
 export type InputOf<T> = T extends AnyTaskType ? T['input'] : T;

@@ -38,7 +38,7 @@ export function createJob(facts: JobFacts, actions: JobActions, limits: JobLimit
     emit(name: string, data: JsonObject): void {
       actions.emit(checkName(name), checkData(name, data, limits.maxEventBytes));
     },
-  } as Job;
+  };
 }
 
 function checkName(name: unknown): string {
