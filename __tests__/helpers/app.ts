@@ -84,14 +84,15 @@ export async function startTask(base: string, type: string, input?: unknown): Pr
   return ((await response.json()) as { id: string }).id;
 }
 
-export function waitUntil(check: () => boolean, timeoutMs = 5000, what = 'condition'): Promise<void> {
+/** Waits until `check` (which may be async) is true, polling every 5 ms; rejects after `timeoutMs`. */
+export async function waitUntil(
+  check: () => boolean | Promise<boolean>,
+  timeoutMs = 5000,
+  what = 'condition',
+): Promise<void> {
   const started = Date.now();
-  return new Promise((resolve, reject) => {
-    const poll = (): void => {
-      if (check()) return resolve();
-      if (Date.now() - started > timeoutMs) return reject(new Error(`timed out waiting for ${what}`));
-      setTimeout(poll, 5);
-    };
-    poll();
-  });
+  while (!(await check())) {
+    if (Date.now() - started > timeoutMs) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
 }

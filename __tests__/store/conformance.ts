@@ -198,6 +198,92 @@ export function describeTaskStore(name: string, makeStore: () => TaskStore | Pro
         expect((await store.read(id))?.snapshot.status).toBe('cancelled');
       });
 
+      describe('output', () => {
+        const output = (id: string, offset: number, text: string): Parameters<TaskStore['commit']> => [
+          { ...snapshot(id), outputLength: offset + text.length },
+          { event: 'output', data: JSON.stringify({ offset, text }), appendOutput: text },
+          limits,
+        ];
+
+        it('appends the output in the step that commits its event, and reads the record and the output as one', async () => {
+          const id = randomUUID();
+          await store.commit(snapshot(id), { event: 'status', data: '{}' }, limits);
+          expect(await store.readWithOutput(id)).toMatchObject({ output: '' });
+          const first = await store.commit(...output(id, 0, 'Hello, '));
+          await store.commit(snapshot(id, 'running', 50), { event: 'progress', data: '{"percent":50}' }, limits);
+          const last = await store.commit(...output(id, 7, 'wörld ✓'));
+          const read = await store.readWithOutput(id);
+          expect(read).toEqual({
+            snapshot: expect.objectContaining({ outputLength: 14 }),
+            lastEventId: last.id,
+            output: 'Hello, wörld ✓',
+          });
+          expect((await store.read(id))?.lastEventId).toBe(last.id);
+          // Output events are events like any other: replayed in order with the others.
+          expect((await store.eventsAfter(id, first.id))?.map((e) => e.event)).toEqual(['progress', 'output']);
+          expect(await store.readWithOutput(randomUUID())).toBeUndefined();
+        });
+
+        it('never shows an output that is not the one of the record it is read with, even among concurrent commits', async () => {
+          const id = randomUUID();
+          await store.commit(snapshot(id), { event: 'status', data: '{}' }, limits);
+          let offset = 0;
+          const writes: Array<Promise<unknown>> = [];
+          for (let i = 0; i < 30; i++) {
+            const text = `line ${i}\n`;
+            writes.push(store.commit(...output(id, offset, text)));
+            offset += text.length;
+          }
+          const reads = await Promise.all(Array.from({ length: 10 }, () => store.readWithOutput(id)));
+          await Promise.all(writes);
+          for (const read of reads) expect(read!.output.length).toBe(read!.snapshot.outputLength);
+        });
+
+        it('starts the output again, empty, with a commit that clears it (a retry)', async () => {
+          const id = randomUUID();
+          await store.commit(snapshot(id), { event: 'status', data: '{}' }, limits);
+          await store.commit(...output(id, 0, 'first attempt'));
+          await store.commit(snapshot(id), { event: 'status', data: '{}', clearOutput: true }, limits);
+          expect((await store.readWithOutput(id))?.output).toBe('');
+          await store.commit(...output(id, 0, 'second'));
+          expect((await store.readWithOutput(id))?.output).toBe('second');
+        });
+
+        it('forgets the output with its task, once the TTL has passed', async () => {
+          const id = randomUUID();
+          await store.commit(...output(id, 0, 'kept until the TTL'));
+          await store.commit(
+            snapshot(id, 'completed', 100),
+            { event: 'complete', data: '{}' },
+            { ...limits, ttlMs: 200 },
+          );
+          expect((await store.readWithOutput(id))?.output).toBe('kept until the TTL');
+          await waitFor(async () => (await store.readWithOutput(id)) === undefined, 3000);
+        });
+      });
+
+      it('keeps custom events, whatever their name, and replays them like the others', async () => {
+        const id = randomUUID();
+        const first = await store.commit(snapshot(id), { event: 'status', data: '{}' }, limits);
+        const custom = await store.commit(
+          snapshot(id),
+          { event: 'source:found', data: '{"url":"https://a.example"}' },
+          limits,
+        );
+        const seen: string[] = [];
+        const off = await store.subscribe(id, (event) => seen.push(event.event));
+        await store.commit(snapshot(id), { event: 'row.rejected', data: '{"row":7}' }, limits);
+        await waitFor(() => seen.length === 1);
+        off();
+        expect(seen).toEqual(['row.rejected']);
+        const replay = await store.eventsAfter(id, first.id);
+        expect(replay?.map((e) => [e.event, e.data])).toEqual([
+          ['source:found', '{"url":"https://a.example"}'],
+          ['row.rejected', '{"row":7}'],
+        ]);
+        expect(replay?.[0]?.id).toBe(custom.id);
+      });
+
       it('tells a watcher once when the task finishes, by whoever commits it', async () => {
         const task = snapshot(randomUUID(), 'queued');
         const { id: queuedId } = await store.commit(task, { event: 'status', data: JSON.stringify(task) }, limits);
