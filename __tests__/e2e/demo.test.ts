@@ -46,7 +46,10 @@ describe('the demo page', () => {
     expect(await script.text()).toContain('watchTask(`/tasks/${encodeURIComponent(snapshot.id)}/events`');
     const client = await fetch(`${demo.url}/client/index.js`);
     expect(client.headers.get('content-type')).toBe('text/javascript; charset=utf-8');
-    expect(await client.text()).toContain('export function watchTask(');
+    expect(await client.text()).toContain("export { watchTask } from './watch.js';");
+    const watch = await fetch(`${demo.url}/client/watch.js`);
+    expect([watch.status, watch.headers.get('content-type')]).toEqual([200, 'text/javascript; charset=utf-8']);
+    expect(await watch.text()).toContain('export function watchTask(');
     const style = await fetch(`${demo.url}/style.css`);
     expect(style.headers.get('content-type')).toBe('text/css; charset=utf-8');
     await style.text();

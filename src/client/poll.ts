@@ -1,41 +1,48 @@
 import { WatchError } from './types.js';
-import { isTerminalEvent } from './vocabulary.js';
+import type { TokenSource } from './urls.js';
+import { isTerminalEvent, RESET_EVENT } from './vocabulary.js';
 
 export interface PollOptions {
   waitSeconds: number;
   credentials: RequestCredentials;
-  /** Each event, in order, with its parsed data and its id. */
+  tokens: TokenSource;
+  /** Each event, in order, with its parsed data and its id (`''` for one without: the whole output, a reset). */
   onEvent: (event: string, data: unknown, id: string) => void;
   /** Polling gave up: a 4xx answer, or the server unreachable for too long. */
   onError: (error: WatchError) => void;
 }
 
 interface PollAnswer {
-  events: Array<{ id: string; event: string; data: unknown }>;
+  events: Array<{ id?: string; event: string; data: unknown }>;
+  reset?: boolean;
 }
 
 /** How many failed requests in a row (network errors, 5xx) before giving up; the waits between them grow to 8 s. */
 const MAX_FAILURES = 6;
 
 /**
- * Follows a task with `GET <taskUrl>?wait=&after=` until a terminal event, passing each answer's last id as the next
- * `after`, so nothing is lost between requests. Returns the function that stops it.
+ * Follows a task with `GET <taskUrl>?wait=&after=` until a terminal event, passing the last id it got as the next
+ * `after`, so nothing is lost between requests. A refused token is renewed once. Returns the function that stops it.
  */
 export function pollTask(taskUrl: URL, after: string | undefined, options: PollOptions): () => void {
   const controller = new AbortController();
   const run = async (): Promise<void> => {
     let failures = 0;
+    let renewed = false;
     while (!controller.signal.aborted) {
-      const url = new URL(taskUrl);
-      url.searchParams.set('wait', String(options.waitSeconds));
-      if (after !== undefined) url.searchParams.set('after', after);
       let response: Response | undefined;
       let answer: PollAnswer | undefined;
       try {
+        const url = await options.tokens.sign(taskUrl, { wait: String(options.waitSeconds), after });
         response = await fetch(url, { credentials: options.credentials, signal: controller.signal });
         if (response.ok) answer = (await response.json()) as PollAnswer;
       } catch {
         if (controller.signal.aborted) return;
+      }
+      if (response?.status === 403 && options.tokens.renewable && !renewed) {
+        renewed = true;
+        options.tokens.renew();
+        continue;
       }
       if (response !== undefined && response.status >= 400 && response.status < 500) {
         return options.onError(errorFor(response.status));
@@ -48,9 +55,11 @@ export function pollTask(taskUrl: URL, after: string | undefined, options: PollO
         continue;
       }
       failures = 0;
+      renewed = false;
+      if (answer.reset === true) options.onEvent(RESET_EVENT, {}, '');
       for (const { id, event, data } of answer.events) {
-        after = id;
-        options.onEvent(event, data, id);
+        if (id !== undefined) after = id;
+        options.onEvent(event, data, id ?? '');
         if (isTerminalEvent(event)) return;
       }
     }

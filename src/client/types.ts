@@ -1,4 +1,4 @@
-import type { ProgressData, TaskSnapshot } from '../types.js';
+import type { EventsOf, OutputData, ProgressData, ResultOf, TaskSnapshot } from '../types.js';
 
 /** How a task is being followed: on a live stream, waiting for the browser to reconnect it, or by long-polling. */
 export type ConnectionState = 'streaming' | 'reconnecting' | 'polling';
@@ -6,8 +6,9 @@ export type ConnectionState = 'streaming' | 'reconnecting' | 'polling';
 /** Why following stopped before a terminal event. */
 export class WatchError extends Error {
   /**
-   * `not_found` (404: the task expired, or the server restarted), `forbidden` (403), `unreachable`, `http_error`,
-   * `stream_closed`, `unsupported` (the owner feed without EventSource, or with `transport: 'poll'`).
+   * `not_found` (404: the task expired, or the server restarted), `forbidden` (403, `invalid_token` among them),
+   * `unreachable`, `http_error`, `stream_closed`, `unsupported` (the owner feed without EventSource, or with
+   * `transport: 'poll'`).
    */
   readonly code: string;
   /** The HTTP status that stopped it, if one did. */
@@ -24,29 +25,60 @@ export class WatchError extends Error {
   }
 }
 
-/** One handler per event name, each given the event's parsed data. */
-export interface EventHandlers<Snapshot, Progress> {
-  /** `status`: the task's snapshot, first on every fresh connection and when it starts running. */
-  onStatus?: (snapshot: Snapshot) => void;
+/** The handlers of custom events, by name, each given the event's parsed data. */
+export type CustomHandlers<Events, Extra = object> = {
+  [Name in keyof Events]?: (data: Events[Name] & Extra) => void;
+};
+
+/**
+ * One handler per event, each given the event's parsed data. `T` is the result type, or a `TaskType` (whose
+ * result and custom events then type `onComplete` and `on`).
+ */
+export interface TaskHandlers<T = unknown> {
+  /** `status`: the task's snapshot, first on every fresh connection and when it starts running (or retries). */
+  onStatus?: (snapshot: TaskSnapshot<ResultOf<T, T>>) => void;
   /** `progress`: `{ percent, message? }`. */
-  onProgress?: (progress: Progress) => void;
+  onProgress?: (progress: ProgressData) => void;
+  /**
+   * The task's output changed: `text` is all of it so far, exactly as the server keeps it (after any drop, resume,
+   * reset or retry), `delta` what was appended at its end (all of `text` when it was written anew).
+   */
+  onOutput?: (text: string, delta: string) => void;
+  /** The custom events of the task (`job.emit()`), by name; each is called once per event. */
+  on?: CustomHandlers<EventsOf<T>>;
+  /**
+   * The server could not resume from where this client was (its history no longer reached back that far): what was
+   * built from events should be rebuilt; a fresh `status` (and the whole output) follow.
+   */
+  onReset?: () => void;
   /** `complete`: the final snapshot, with `result`. */
-  onComplete?: (snapshot: Snapshot) => void;
+  onComplete?: (snapshot: TaskSnapshot<ResultOf<T, T>>) => void;
   /** `failed`: the final snapshot, with `error.message`. */
-  onFailed?: (snapshot: Snapshot) => void;
+  onFailed?: (snapshot: TaskSnapshot<ResultOf<T, T>>) => void;
   /** `cancelled`: the final snapshot. */
-  onCancelled?: (snapshot: Snapshot) => void;
+  onCancelled?: (snapshot: TaskSnapshot<ResultOf<T, T>>) => void;
   /** Following stopped for good without a terminal event. */
   onError?: (error: WatchError) => void;
   /** The connection changed: `streaming`, `reconnecting` (the browser retries by itself) or `polling`. */
   onConnection?: (state: ConnectionState) => void;
 }
 
-/** The handlers of `watchTask()`: payloads exactly as the server sends them. */
-export type TaskHandlers<Result = unknown> = EventHandlers<TaskSnapshot<Result>, ProgressData>;
-
 /** A payload of the multiplexed stream: the single-task payload plus the `taskId` it belongs to. */
 export type WithTaskId<T> = T & { taskId: string };
+
+/** The handlers of `watchTasks()`: those of `watchTask()`, each told which task it concerns. */
+export interface TaskSetHandlers<T = unknown> {
+  onStatus?: (snapshot: WithTaskId<TaskSnapshot<ResultOf<T, T>>>) => void;
+  onProgress?: (progress: WithTaskId<ProgressData>) => void;
+  onOutput?: (taskId: string, text: string, delta: string) => void;
+  on?: CustomHandlers<EventsOf<T>, { taskId: string }>;
+  onReset?: (taskId: string) => void;
+  onComplete?: (snapshot: WithTaskId<TaskSnapshot<ResultOf<T, T>>>) => void;
+  onFailed?: (snapshot: WithTaskId<TaskSnapshot<ResultOf<T, T>>>) => void;
+  onCancelled?: (snapshot: WithTaskId<TaskSnapshot<ResultOf<T, T>>>) => void;
+  onError?: (error: WatchError) => void;
+  onConnection?: (state: ConnectionState) => void;
+}
 
 /** How `watchTask()` and `watchTasks()` connect. */
 export interface TransportOptions {
@@ -58,13 +90,11 @@ export interface TransportOptions {
   maxStreamFailures?: number;
   /** The `wait` of each long-poll request, in seconds (0 to 30). @default 25 */
   pollWaitSeconds?: number;
+  /**
+   * Gets a stream token (from an endpoint of the app): added to every URL as `?token=`. After the server refuses an
+   * expired one, the client gets a new one and resumes where it was, with no gap. @default none
+   */
+  token?: () => string | Promise<string>;
 }
 
-/** The handlers of `watchTasks()`, whose payloads carry `taskId`. */
-export interface TaskSetHandlers<Result = unknown> extends EventHandlers<
-  WithTaskId<TaskSnapshot<Result>>,
-  WithTaskId<ProgressData>
-> {
-  /** Send cookies to another origin. @default false */
-  withCredentials?: boolean;
-}
+export type { OutputData, ProgressData };
