@@ -11,14 +11,13 @@ import { defineControlled } from '../../helpers/controlled';
 /** What the page keeps: the text onOutput gave last, every call's delta, custom events, resets, the end. */
 const RECORDER = `
   window.seen = { text: '', deltas: [], sources: [], resets: 0, ended: undefined };
-  window.record = (extra = {}) => ({
+  window.record = () => ({
     onOutput: (text, delta) => { seen.text = text; seen.deltas.push(delta); },
     on: { source: (data) => seen.sources.push(data.title) },
     onReset: () => seen.resets++,
     onComplete: (s) => (seen.ended = 'complete:' + s.outputLength),
     onFailed: (s) => (seen.ended = 'failed'),
     onError: (e) => (seen.ended = 'error: ' + e.code),
-    ...extra,
   });
 `;
 
@@ -71,18 +70,21 @@ describe('the browser client follows a job’s output in Chromium', () => {
   afterEach(() => context.close());
 
   const seen = (): Promise<Seen> => page.evaluate(() => (window as unknown as { seen: Seen }).seen);
-  async function watch(url: string, options: Record<string, unknown> = {}, extra = ''): Promise<void> {
+  /** Calls `watchTask` on the page; `tokenUrl` becomes a `token()` that fetches a token from there. */
+  async function watch(url: string, options: Record<string, unknown> = {}): Promise<void> {
     await page.evaluate(
-      ([u, o, x]) => {
+      ([u, { tokenUrl, ...o }]) => {
         const w = window as unknown as {
           client: { watchTask: (u: string, h: unknown) => void };
-          record: (e: object) => object;
+          record: () => object;
         };
-        // `x` is handler code the test adds, as source: functions do not cross into the page.
-        const more = x === '' ? {} : (new Function(`return (${x})`)() as object);
-        w.client.watchTask(u, { ...w.record(more), ...o });
+        const token =
+          typeof tokenUrl === 'string'
+            ? async () => ((await (await fetch(tokenUrl)).json()) as { token: string }).token
+            : undefined;
+        w.client.watchTask(u, { ...w.record(), ...o, ...(token === undefined ? {} : { token }) });
       },
-      [url, options, extra] as const,
+      [url, options] as const,
     );
   }
   const serverOutput = async (id: string): Promise<string> => (await fetch(`${t.base}/tasks/${id}/output`)).text();
@@ -177,8 +179,7 @@ describe('the browser client follows a job’s output in Chromium', () => {
     const { job, complete } = await controlled.running(id);
     const requested: string[] = [];
     page.on('request', (request) => requested.push(new URL(request.url()).pathname + new URL(request.url()).search));
-    const tokenCode = `async () => (await (await fetch('/token?id=${id}')).json()).token`;
-    await watch(`/tasks/${id}/events`, {}, `{ token: ${tokenCode} }`);
+    await watch(`/tasks/${id}/events`, { tokenUrl: `/token?id=${id}` });
     job.write('one ');
     await page.waitForFunction(() => (window as unknown as { seen: Seen }).seen.text === 'one ');
     await new Promise((r) => setTimeout(r, 400)); // the token (300 ms) has expired
