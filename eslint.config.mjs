@@ -44,8 +44,8 @@ export default tseslint.config(
     languageOptions: { parserOptions: { project: './tsconfig.client.json', tsconfigRootDir: import.meta.dirname } },
   },
   {
-    // Tests whose callbacks run in the browser (page.evaluate) see the DOM too.
-    files: ['__tests__/e2e/browser/**/*.ts'],
+    // Tests whose callbacks run in the browser (page.evaluate), and the type tests of the client, see the DOM too.
+    files: ['__tests__/e2e/browser/**/*.ts', '__tests__/types/**/*.ts'],
     languageOptions: {
       parserOptions: { project: './tsconfig.browser-tests.json', tsconfigRootDir: import.meta.dirname },
     },
