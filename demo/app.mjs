@@ -1,4 +1,5 @@
-// The demo app: the page, the task API at /tasks with a `report` task type, and the finished CSV files at /reports/.
+// The demo app: the page, the task API at /tasks with the `report` and `summary` task types, and the finished CSV
+// files at /reports/.
 // server.mjs serves it alone with the memory store; redis.mjs serves it from several web instances whose runner
 // shares a RedisStore with a worker process.
 import { randomUUID } from 'node:crypto';
@@ -9,10 +10,13 @@ import { fileURLToPath } from 'node:url';
 import Koa from 'koa';
 import { sseTasks, TaskRunner } from 'koa-sse-tasks';
 import { REPORT_FILE, reportJob } from './report.mjs';
+import { summaryJob } from './summary.mjs';
 
 export const DEMO_DEFAULTS = {
   reportsDir: fileURLToPath(new URL('./reports/', import.meta.url)),
   stepDelayMs: 700,
+  /** The pause between two words of a summary. */
+  wordDelayMs: 60,
 };
 
 /** Exactly the files the page is made of; any other path is not ours to serve. */
@@ -33,8 +37,9 @@ const OWNER_COOKIE = 'demo-owner';
 const CLIENT_GONE = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED', 'ERR_STREAM_PREMATURE_CLOSE']);
 
 /**
- * The runner of `report` tasks. With `worker: true` (the default) it runs the jobs, writing the CSV files to
- * `reportsDir`; with `worker: false` it only declares the type: it starts tasks, and a worker sharing `store` runs them.
+ * The runner of `report` and `summary` tasks. With `worker: true` (the default) it runs the jobs, writing the CSV
+ * files to `reportsDir`; with `worker: false` it only declares the types: it starts tasks, and a worker sharing
+ * `store` runs them.
  */
 export function createReportRunner({
   store,
@@ -42,16 +47,21 @@ export function createReportRunner({
   leaseMs,
   reportsDir = DEMO_DEFAULTS.reportsDir,
   stepDelayMs = DEMO_DEFAULTS.stepDelayMs,
+  wordDelayMs = DEMO_DEFAULTS.wordDelayMs,
 } = {}) {
-  if (worker && (!Number.isInteger(stepDelayMs) || stepDelayMs < 0)) {
-    throw new TypeError(`demo: expected \`stepDelayMs\` to be an integer >= 0, got ${String(stepDelayMs)}`);
+  for (const [name, value] of Object.entries({ stepDelayMs, wordDelayMs })) {
+    if (worker && (!Number.isInteger(value) || value < 0)) {
+      throw new TypeError(`demo: expected \`${name}\` to be an integer >= 0, got ${String(value)}`);
+    }
   }
   const runner = new TaskRunner({ store, worker, leaseMs });
   if (worker) {
     mkdirSync(reportsDir, { recursive: true });
     runner.define('report', reportJob({ reportsDir, stepDelayMs }));
+    runner.define('summary', summaryJob({ wordDelayMs }));
   } else {
     runner.define('report');
+    runner.define('summary');
   }
   runner.on('error', (error) => console.error('demo: a task store write failed:', error));
   return runner;
@@ -64,7 +74,8 @@ export function createReportRunner({
 export function createDemoApp({
   reportsDir = DEMO_DEFAULTS.reportsDir,
   stepDelayMs = DEMO_DEFAULTS.stepDelayMs,
-  runner = createReportRunner({ reportsDir, stepDelayMs }),
+  wordDelayMs = DEMO_DEFAULTS.wordDelayMs,
+  runner = createReportRunner({ reportsDir, stepDelayMs, wordDelayMs }),
 } = {}) {
   mkdirSync(reportsDir, { recursive: true });
   const app = new Koa();

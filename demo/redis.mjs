@@ -25,6 +25,7 @@ const config = {
   host: process.env.HOST || '127.0.0.1',
   ports: portsEnv(),
   stepDelayMs: integerEnv('DEMO_STEP_MS', DEMO_DEFAULTS.stepDelayMs),
+  wordDelayMs: integerEnv('DEMO_WORD_MS', DEMO_DEFAULTS.wordDelayMs),
   reportsDir: path.resolve(process.env.REPORTS_DIR || DEMO_DEFAULTS.reportsDir),
 };
 if (!/^rediss?:\/\//.test(config.redisUrl)) exit(`expected REDIS_URL to start with redis:// or rediss://`);
@@ -46,9 +47,9 @@ async function web(name, port) {
 
 /** The worker: claims queued `report` tasks and runs them; no HTTP. */
 function worker() {
-  const { reportsDir, stepDelayMs } = config;
+  const { reportsDir, stepDelayMs, wordDelayMs } = config;
   const store = redisStore(`worker-${process.pid}`);
-  const runner = createReportRunner({ store, worker: true, leaseMs: LEASE_MS, reportsDir, stepDelayMs });
+  const runner = createReportRunner({ store, worker: true, leaseMs: LEASE_MS, reportsDir, stepDelayMs, wordDelayMs });
   stopWhenAsked(() => runner.close()); // a job running now ends `failed`; queued ones wait for another worker
   ready(`worker (pid ${process.pid}) runs the report jobs, under a lease of ${LEASE_MS / 1000} s`);
 }

@@ -29,6 +29,8 @@ export function reportJob({ reportsDir, stepDelayMs }) {
     const days = salesForMonth(month);
 
     await step('Aggregating', 35, 60);
+    // The job's output: a log line per day it aggregates, which the page shows as it comes.
+    for (const day of days) job.write(`${day.date}: ${day.orders} orders, $${day.revenue.toFixed(2)}\n`);
     if (fail) throw new Error('Simulated failure: the sales database stopped answering while aggregating');
     const rows = kind === 'weekly-sales' ? byWeek(days) : days;
     const orders = rows.reduce((sum, row) => sum + row.orders, 0);
@@ -43,7 +45,7 @@ export function reportJob({ reportsDir, stepDelayMs }) {
   };
 }
 
-function parseInput(input) {
+export function parseInput(input) {
   if (typeof input !== 'object' || input === null || Array.isArray(input)) {
     throw new Error('Invalid input: expected an object like {"month": "2024-02"}');
   }
@@ -74,7 +76,7 @@ async function runStep(job, name, from, to, stepDelayMs) {
 }
 
 /** Resolves after `ms`, or rejects with the signal's reason as soon as it aborts. */
-function delay(ms, signal) {
+export function delay(ms, signal) {
   return new Promise((resolve, reject) => {
     if (signal.aborted) return reject(signal.reason);
     const onAbort = () => {

@@ -7,6 +7,11 @@ const $ = (id) => document.getElementById(id);
 const form = $('report-form');
 const ui = {
   generate: $('generate'),
+  summarize: $('summarize'),
+  text: $('text'),
+  logPanel: $('log-panel'),
+  log: $('log'),
+  logCount: $('log-count'),
   cancel: $('cancel'),
   task: $('task'),
   title: $('task-title'),
@@ -29,15 +34,16 @@ $('month').value = previousMonth();
 form.addEventListener('submit', (event) => {
   event.preventDefault();
   const data = new FormData(form);
-  void start({ report: data.get('report'), month: data.get('month'), fail: data.get('fail') === 'on' });
+  void start('report', { report: data.get('report'), month: data.get('month'), fail: data.get('fail') === 'on' });
 });
+ui.summarize.addEventListener('click', () => void start('summary', { month: new FormData(form).get('month') }));
 ui.cancel.addEventListener('click', () => void cancel());
 void resumeFromHash();
 followMine();
 
-async function start(input) {
+async function start(type, input) {
   stopFollowing();
-  const title = titleOf(input);
+  const title = titleOf(type, input);
   show(title);
   setStatus('Starting…');
   let response;
@@ -45,7 +51,7 @@ async function start(input) {
     response = await fetch('/tasks', {
       method: 'POST',
       headers: { 'Content-Type': 'application/json' },
-      body: JSON.stringify({ type: 'report', input }),
+      body: JSON.stringify({ type, input }),
     });
   } catch {
     return problem('The server cannot be reached. Is the demo still running?');
@@ -82,6 +88,8 @@ function follow(snapshot) {
   task.stop = watchTask(`/tasks/${encodeURIComponent(snapshot.id)}/events`, {
     onStatus: onScreen((snap) => render(task, snap)),
     onProgress: onScreen(({ percent, message }) => progress(task, percent, message)),
+    // The task's output, whole after any reload, resume or reset: the summary's text, the report's log.
+    onOutput: onScreen((text) => showOutput(snapshot.type, text)),
     onComplete: finished,
     onFailed: finished,
     onCancelled: finished,
@@ -150,7 +158,11 @@ function finish(task, snapshot) {
   setRunning(false);
   setBadge(snapshot.status);
   const active = ui.steps.querySelector('li.active');
-  if (snapshot.status === 'completed') {
+  if (snapshot.status === 'completed' && snapshot.type === 'summary') {
+    if (active) active.className = 'done';
+    setProgress(100);
+    setStatus(`Summary written: ${count.format(snapshot.result.words)} words.`);
+  } else if (snapshot.status === 'completed') {
     if (active) active.className = 'done';
     setProgress(100);
     const { url, rows, orders, revenue } = snapshot.result;
@@ -183,11 +195,22 @@ function show(title) {
   ui.task.hidden = false;
   ui.title.textContent = title;
   ui.steps.replaceChildren();
+  showOutput(undefined, '');
   ui.result.hidden = true;
   ui.download.removeAttribute('href');
   setBadge('queued');
   setProgress(0);
   setStatus('');
+}
+
+function showOutput(type, text) {
+  ui.text.hidden = type !== 'summary' || text === '';
+  ui.text.textContent = type === 'summary' ? text : '';
+  ui.logPanel.hidden = type !== 'report' || text === '';
+  ui.log.textContent = type === 'report' ? text : '';
+  ui.log.scrollTop = ui.log.scrollHeight;
+  const lines = type === 'report' ? text.split('\n').length - 1 : 0;
+  ui.logCount.textContent = lines === 0 ? '' : `(${lines} lines)`;
 }
 
 function problem(message) {
@@ -207,6 +230,7 @@ function stopFollowing() {
 
 function setRunning(running) {
   ui.generate.disabled = running;
+  ui.summarize.disabled = running;
   ui.cancel.hidden = !running;
   ui.cancel.disabled = !running;
 }
@@ -228,8 +252,8 @@ function setStatus(text, tone = '') {
   ui.status.dataset.tone = tone;
 }
 
-function titleOf({ report, month }) {
-  const name = report === 'weekly-sales' ? 'Weekly sales' : 'Daily sales';
+function titleOf(type, { report, month }) {
+  const name = type === 'summary' ? 'Summary' : report === 'weekly-sales' ? 'Weekly sales' : 'Daily sales';
   const match = /^(\d{4})-(\d{2})$/.exec(month);
   if (!match) return `${name} · ${month || 'no month'}`;
   const date = new Date(Date.UTC(Number(match[1]), Number(match[2]) - 1, 1));
@@ -253,7 +277,7 @@ function followMine() {
       item.dataset.taskId = taskId;
       const name = document.createElement('span');
       name.className = 'name';
-      name.textContent = sessionStorage.getItem(`title:${taskId}`) ?? `Report ${taskId.slice(0, 8)}`;
+      name.textContent = sessionStorage.getItem(`title:${taskId}`) ?? `Task ${taskId.slice(0, 8)}`;
       const mini = document.createElement('div');
       mini.className = 'mini';
       mini.append(document.createElement('div'));
@@ -274,7 +298,7 @@ function followMine() {
   };
   const ended = (snap) => {
     show(snap.taskId, snap.status, snap.status === 'completed' ? 100 : snap.progress);
-    if (snap.status === 'completed') {
+    if (snap.status === 'completed' && snap.type === 'report') {
       const link = document.createElement('a');
       link.href = snap.result.url;
       link.textContent = 'CSV';

@@ -9,6 +9,8 @@ import { startDemo, stopDemo, type Demo } from '../../helpers/demo';
 
 /** Long enough that the page's stream is open before the job leaves its first step. */
 const STEP_MS = 300;
+/** A summary takes about 80 words × this: long enough to reload the page in the middle of it. */
+const WORD_MS = 40;
 const QUIET_MS = 10_000;
 
 let browser: Browser;
@@ -21,7 +23,7 @@ beforeAll(async () => {
   reportsDir = await mkdtemp(path.join(tmpdir(), 'browser-reports-'));
   [browser, demo] = await Promise.all([
     launchChromium(),
-    startDemo({ PORT: '0', DEMO_STEP_MS: String(STEP_MS), REPORTS_DIR: reportsDir }),
+    startDemo({ PORT: '0', DEMO_STEP_MS: String(STEP_MS), DEMO_WORD_MS: String(WORD_MS), REPORTS_DIR: reportsDir }),
   ]);
   quiet = watchQuietAfterComplete().catch((error: unknown) => ({ taskRequests: [], feedRequests: [], error }));
 });
@@ -91,6 +93,38 @@ test('a report: the bar advances through every step, the link appears on complet
   expect(lines).toHaveLength(1 + 29);
   expect(lines[1]).toMatch(/^2024-02-01,\d+,\d+\.\d\d$/);
   expect(csv).toBe(await readFile(path.join(reportsDir, download.suggestedFilename()), 'utf8'));
+  // The job's output: one log line per day aggregated, as the log panel shows it.
+  const log = (await page.locator('#log').textContent()) ?? '';
+  expect(log.trimEnd().split('\n')).toHaveLength(29);
+  expect(log).toMatch(/^2024-02-01: \d+ orders, \$\d+\.\d\d\n/);
+  expect(await page.locator('#log-count').innerText()).toBe('(29 lines)');
+  await page.context().close();
+});
+
+test('a summary is written word by word, and a reload mid-way shows the same text, then all of it', async () => {
+  const page = await openDemo();
+  await page.fill('#month', '2024-03');
+  await page.click('#summarize');
+  const text = page.locator('#text');
+  await page.waitForFunction(() => (document.getElementById('text')?.textContent ?? '').split(' ').length >= 5);
+  const before = (await text.textContent()) ?? '';
+  await page.reload();
+  // The page finds its task in the URL hash and follows it again: the whole text so far, then the rest.
+  await page.waitForFunction(
+    (known) => (document.getElementById('text')?.textContent ?? '').length >= known.length,
+    before,
+  );
+  expect(((await text.textContent()) ?? '').startsWith(before)).toBe(true);
+  await page.locator('#status', { hasText: 'Summary written' }).waitFor({ timeout: 20_000 });
+  const all = (await text.textContent()) ?? '';
+  const id = new URLSearchParams(new URL(page.url()).hash.slice(1)).get('task')!;
+  expect(all).toBe(await (await fetch(`${demo.url}/tasks/${id}/output`)).text());
+  expect(all).toMatch(/^In March 2024 the store took [\d,]+ orders worth \$[\d,.]+,/);
+  expect(all).toMatch(/grow the month\.$/);
+  // Nothing doubled: every sentence once.
+  expect(all.split('In March 2024')).toHaveLength(2);
+  const words = all.split(' ').length;
+  expect(await page.locator('#status').innerText()).toBe(`Summary written: ${words} words.`);
   await page.context().close();
 });
 
