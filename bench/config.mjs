@@ -8,6 +8,9 @@ export const FULL = {
   churn: { cycles: 5000, segments: 10, parallel: 50, warmupCycles: 500 },
   overhead: { connections: 50, windowMs: 500, rounds: 8, warmupMs: 1000 },
   manyTasks: { tasks: 1000, subscribersPerTask: 2, events: 20 },
+  // 1 task, 50 clients that read everything and, in the `with` variant, 1 that never reads: 100,000 progress events
+  // of 270 bytes, 500 per event-loop turn (~135 KB a turn, past bufferBytes: every client is coalesced each turn).
+  stalled: { healthy: 50, events: 100_000, warmupEvents: 5_000, burst: 500, frameBytes: 270 },
 };
 
 export const QUICK = {
@@ -19,10 +22,15 @@ export const QUICK = {
   // A cold server answers at half speed: the warm-up lets V8 optimize each app's request path first.
   overhead: { connections: 50, windowMs: 200, rounds: 3, warmupMs: 600 },
   manyTasks: { tasks: 200, subscribersPerTask: 2, events: 20 },
+  // Not a fifth: the kernel takes the first ~4 MB of a stalled client's events (its send buffer), so a shorter run
+  // would measure only that. One pass (~75 s, the baseline's 5 M deliveries most of it) instead; --passes=N for more.
+  stalled: { healthy: 50, events: 100_000, warmupEvents: 5_000, burst: 500, frameBytes: 270, passes: 1 },
 };
 
 /** The event-stream targets; the first is the baseline the others are compared with. */
 export const SSE_TARGETS = ['baseline', 'koa-sse-tasks', 'better-sse'];
+/** The stalled-client scenario's: node:http alone for reference, to keep a pass to ~2 minutes (better-sse left out). */
+export const STALLED_TARGETS = ['baseline', 'koa-sse-tasks'];
 /** The `overhead` scenario compares Koa apps; its baseline is Koa without any SSE library. */
 export const KOA_TARGETS = ['koa-plain', 'koa-sse-tasks', 'better-sse'];
 

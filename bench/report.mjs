@@ -1,6 +1,6 @@
 // Turns the passes into tables: each figure is the median of the passes with its range (min–max), and its ratio
 // to the scenario's baseline measured in the same run. Also checks the figures against the project's goals.
-import { summarize } from './lib/stats.mjs';
+import { MB, summarize } from './lib/stats.mjs';
 import { FULL, QUICK } from './config.mjs';
 
 /** Every figure shown, in order. `better` says which way is good (for the reader; nothing is scored on it). */
@@ -53,6 +53,35 @@ export function metricRows(cfg) {
     ['manyTasks', 'setupMs', 'set-up: create tasks and open streams', 'ms'],
     ['manyTasks', 'lost', 'lost+dup+out-of-order events', ''],
   );
+  const { events, frameBytes } = cfg.stalled ?? FULL.stalled; // a run saved before the scenario existed
+  for (const [key, label, unit] of [
+    ['newestP50Ms', 'newest progress (the last event) reached the healthy clients after: median', 'ms'],
+    ['newestMaxMs', 'newest progress reached the healthy clients after: the slowest client', 'ms'],
+    ['latencyP50Ms', 'latency of every progress event a healthy client received: p50', 'ms'],
+    ['latencyMaxMs', 'latency of every progress event a healthy client received: max', 'ms'],
+    ['framesMin', `progress events (of ${formatNumber(events)}) a healthy client received: fewest`, ''],
+    ['framesMedian', `progress events (of ${formatNumber(events)}) a healthy client received: median`, ''],
+    ['cpuMs', 'server CPU (user+sys)', 'ms'],
+    ['missedNewest', 'healthy clients the last event never reached', ''],
+    ['dupOoo', 'duplicate, out-of-order or malformed events', ''],
+  ]) {
+    rows.push(['stalled', `${key}@without`, `${label}, without the stalled client`, unit]);
+    rows.push(['stalled', `${key}@with`, `… with it`, unit]);
+  }
+  rows.push([
+    'stalled',
+    'stalledSocketMB@with',
+    `bytes handed to the stalled client's socket, sent or waiting (all its events: ${formatNumber((events * frameBytes) / MB)} MB)`,
+    'MB',
+  ]);
+  for (const [key, label] of [
+    ['newestP50Ms', 'newest progress, median'],
+    ['newestMaxMs', 'newest progress, slowest client'],
+    ['framesMin', 'fewest events received'],
+    ['cpuMs', 'server CPU'],
+  ]) {
+    rows.push(['stalled', `${key}@ratio`, `with ÷ without the stalled client, same pass: ${label}`, '×']);
+  }
   const all = rows.map(([scenario, key, label, unit]) => ({ scenario, key, label, unit, noRatio: false }));
   for (const scenario of Object.keys(SCENARIO_TITLES)) {
     all.push({
@@ -73,6 +102,7 @@ export const SCENARIO_TITLES = {
   churn: 'churn',
   overhead: 'overhead on other routes (baseline: Koa without SSE)',
   manyTasks: 'many tasks',
+  stalled: 'a stalled client among healthy ones (1 task; see Parameters: `stalled`)',
 };
 
 /** `results[scenario][target]` = array of per-pass metric objects -> `summary[scenario][target][key]`. */
@@ -123,13 +153,18 @@ export function buildTable(summary, cfg, scenarios) {
   for (const { name, targets } of scenarios) {
     const byTarget = summary[name];
     if (byTarget === undefined) continue;
-    const [baseTarget, ...others] = targets;
+    const [baseTarget, ...sectionOthers] = targets;
     const rows = [];
     for (const row of metricRows(cfg).filter((r) => r.scenario === name)) {
       const base = byTarget[baseTarget]?.[row.key];
       const label = row.unit === '' ? row.label : `${row.label} (${row.unit})`;
       const cells = [label, formatCell(base)];
+      // The columns are the first scenario's targets; a scenario without one of them shows '–' there.
       for (const target of others) {
+        if (!sectionOthers.includes(target)) {
+          cells.push('–', '');
+          continue;
+        }
         const stat = byTarget[target]?.[row.key];
         cells.push(formatCell(stat), row.noRatio ? '' : formatRatio(ratio(stat, base)));
       }

@@ -3,9 +3,10 @@
 //
 //   npm run bench                    full run (3 passes), writes the results into BENCHMARKS.md
 //   npm run bench -- --quick         fewer connections and events; prints only (unless --out)
-//   node bench/run.mjs --profile     CPU profiles of the fan-out and churn servers (hot functions, by area and by
-//                                    function) and what one idle stream holds on the heap, by kind of object
-//   options: --passes=N  --only=idle,fanout,latency,churn,overhead,manyTasks  --targets=koa-sse-tasks,better-sse
+//   node bench/run.mjs --profile     CPU profiles of the fan-out, churn and stalled-client servers (hot functions, by
+//                                    area and by function) and what one idle stream holds on the heap, by kind of
+//                                    object (--only=stalled: that one alone)
+//   options: --passes=N  --only=idle,fanout,latency,churn,overhead,manyTasks,stalled  --targets=koa-sse-tasks,better-sse
 //            --out=FILE  --no-write  --render=bench/results/full-latest.json (re-print a saved run, no measuring)
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
@@ -48,7 +49,11 @@ const { values: options } = parseArgs({
 
 const mode = options.quick ? 'quick' : 'full';
 const cfg = globalThis.structuredClone(options.quick ? QUICK : FULL);
-if (options.passes !== undefined) cfg.passes = Number(options.passes);
+if (options.passes !== undefined) {
+  cfg.passes = Number(options.passes);
+  // --passes is for every scenario, those with a count of their own included.
+  for (const scenarioCfg of Object.values(cfg)) if (typeof scenarioCfg === 'object') delete scenarioCfg.passes;
+}
 const only = options.only?.split(',').map((s) => s.trim());
 const onlyTargets = options.targets?.split(',').map((s) => s.trim());
 const scenarios = SCENARIOS.filter((s) => only === undefined || only.includes(s.name)).map((s) => ({
@@ -141,7 +146,43 @@ const HEADLINES = {
   churn: ['cyclesPerSec', 'cpuPerCycleUs', 'heapGrowth2ndHalfKB', 'leftStreams', 'leftTimers'],
   overhead: ['requestsPerSec', 'cpuPerRequestUs'],
   manyTasks: ['totalMs', 'cpuMs', 'heapMB'],
+  stalled: ['newestP50Ms', 'newestMaxMs', 'framesMin', 'framesMedian', 'cpuMs'],
 };
+
+/** A scenario's passes: its own count when its config has one, else the run's. */
+function passesOf(scenario, c = cfg) {
+  return c[scenario.name]?.passes ?? c.passes;
+}
+
+/** One unit after waiting for a quiet moment, with its headline figures printed under `label`. */
+async function timedUnit(scenario, targets, label, extra = {}) {
+  const unitStarted = performance.now();
+  await waitForQuiet(options.quick ? 500 : 5000);
+  const byTarget = await runUnit(scenario, targets, extra);
+  const seconds = ((performance.now() - unitStarted) / 1000).toFixed(1);
+  for (const [target, metrics] of Object.entries(byTarget)) {
+    const shown = HEADLINES[scenario.name].map((key) => `${key}=${formatNumber(metrics[key])}`).join(' ');
+    const name = scenario.together ? `  ${target}` : '';
+    console.log(`${label}${name} ${shown}  [${seconds} s, other load ${formatNumber(metrics.otherLoadPct)}%]`);
+  }
+  return byTarget;
+}
+
+/**
+ * A scenario with variants (the stalled client: without, with) on one target: each on fresh processes, one right
+ * after the other and each first in turn, so that both see the same machine. Its metrics are `key@variant`, with
+ * what `scenario.pair` adds to compare them.
+ */
+async function pairedUnits(scenario, target, label, pass) {
+  const first = (pass - 1) % scenario.variants.length;
+  const merged = { otherLoadPct: 0 };
+  for (const variant of [...scenario.variants.slice(first), ...scenario.variants.slice(0, first)]) {
+    const { [target]: metrics } = await timedUnit(scenario, [target], `${label} ${variant.padEnd(7)}`, { variant });
+    for (const [key, value] of Object.entries(metrics)) merged[`${key}@${variant}`] = value;
+    merged.otherLoadPct = Math.max(merged.otherLoadPct, metrics.otherLoadPct);
+  }
+  return scenario.pair(merged);
+}
 
 async function benchmark() {
   console.log(
@@ -150,23 +191,20 @@ async function benchmark() {
   );
   const results = {};
   const errors = [];
-  for (let pass = 1; pass <= cfg.passes; pass++) {
-    for (const scenario of scenarios) {
+  for (let pass = 1; pass <= Math.max(...scenarios.map((s) => passesOf(s))); pass++) {
+    for (const scenario of scenarios.filter((s) => pass <= passesOf(s))) {
       // Rotate the order of the targets from pass to pass, so none always runs first.
       const shift = (pass - 1) % scenario.targets.length;
       const order = [...scenario.targets.slice(shift), ...scenario.targets.slice(0, shift)];
       for (const targets of scenario.together ? [order] : order.map((target) => [target])) {
-        const unitStarted = performance.now();
-        const label = `pass ${pass}/${cfg.passes}  ${scenario.name.padEnd(9)} ${targets.join('+').padEnd(13)}`;
+        const label = `pass ${pass}/${passesOf(scenario)}  ${scenario.name.padEnd(9)} ${targets.join('+').padEnd(13)}`;
         try {
-          await waitForQuiet(options.quick ? 500 : 5000);
-          const byTarget = await runUnit(scenario, targets);
-          const seconds = ((performance.now() - unitStarted) / 1000).toFixed(1);
+          const byTarget =
+            scenario.variants === undefined
+              ? await timedUnit(scenario, targets, label)
+              : { [targets[0]]: await pairedUnits(scenario, targets[0], label, pass) };
           for (const [target, metrics] of Object.entries(byTarget)) {
             ((results[scenario.name] ??= {})[target] ??= []).push(metrics);
-            const shown = HEADLINES[scenario.name].map((key) => `${key}=${formatNumber(metrics[key])}`).join(' ');
-            const name = scenario.together ? `  ${target}` : '';
-            console.log(`${label}${name} ${shown}  [${seconds} s, other load ${formatNumber(metrics.otherLoadPct)}%]`);
           }
         } catch (error) {
           errors.push(`${label.replace(/\s+/g, ' ')}: ${error.message}`);
@@ -233,8 +271,8 @@ function renderSection(run, { summary, table, goals, otherLoad }) {
       `${formatNumber(otherLoad.median)}% (max ${formatNumber(otherLoad.max)}%) of its CPU (after waiting ` +
       `${(run.quietWaitedMs / 1000).toFixed(0)} s in all for quiet moments).`,
     '',
-    `Each figure is the median of ${c.passes} passes, with the range (min–max); "× base" is that median divided by ` +
-      "the baseline's median from the same run.",
+    `Each figure is the median of ${c.passes} passes${ownPasses(run)}, with the range (min–max); "× base" is that ` +
+      "median divided by the baseline's median from the same run.",
     '',
   ];
   if (goals.length > 0) lines.push('### Goals', '', renderGoals(goals, true), '');
@@ -246,6 +284,12 @@ function renderSection(run, { summary, table, goals, otherLoad }) {
   if (run.errors.length > 0) lines.push('### Errors', '', ...run.errors.map((e) => `- ${e}`), '');
   lines.push(END_MARK);
   return lines.join('\n');
+}
+
+/** ` (stalled: 1)`: the scenarios of the run that had a pass count of their own. */
+function ownPasses(run) {
+  const own = run.scenarios.filter((s) => passesOf(s, run.cfg) !== run.cfg.passes);
+  return own.length === 0 ? '' : ` (${own.map((s) => `${s.name}: ${passesOf(s, run.cfg)}`).join(', ')})`;
 }
 
 function idleSteps(summary, steps) {
@@ -287,8 +331,9 @@ async function writeSection(out, section) {
 }
 
 /**
- * --profile: the server's CPU profile during the measured part of the fan-out (every target) and churn scenarios
- * (baseline and koa-sse-tasks), and what one idle stream holds on the heap, by kind of object.
+ * --profile: the server's CPU profile during the measured part of the fan-out (every target), churn (baseline and
+ * koa-sse-tasks) and stalled-client (koa-sse-tasks, without and with) scenarios, and what one idle stream holds on
+ * the heap, by kind of object. `--only` picks among them.
  */
 async function profile() {
   const dir = new URL('./profiles/', import.meta.url);
@@ -296,16 +341,22 @@ async function profile() {
   for (const [name, targets] of [
     ['fanout', ['baseline', 'koa-sse-tasks', 'better-sse']],
     ['churn', ['baseline', 'koa-sse-tasks']],
+    ['stalled', ['koa-sse-tasks']],
   ]) {
+    if (only !== undefined && !only.includes(name)) continue;
     const scenario = SCENARIOS.find((s) => s.name === name);
     for (const target of targets) {
-      const file = new URL(`${name}-${target}.cpuprofile`, dir).pathname;
-      const { [target]: metrics } = await runUnit(scenario, [target], { profileFile: file });
-      const shown = HEADLINES[name].map((key) => `${key}=${formatNumber(metrics[key])}`).join(' ');
-      console.log(`\n== ${name} ${target}: ${shown} (profiled)`);
-      console.log(renderProfile(`${name} ${target}`, summarizeProfile(file)));
+      for (const variant of scenario.variants ?? [undefined]) {
+        const unit = [name, target, variant].filter((part) => part !== undefined).join('-');
+        const file = new URL(`${unit}.cpuprofile`, dir).pathname;
+        const { [target]: metrics } = await runUnit(scenario, [target], { profileFile: file, variant });
+        const shown = HEADLINES[name].map((key) => `${key}=${formatNumber(metrics[key])}`).join(' ');
+        console.log(`\n== ${unit}: ${shown} (profiled)`);
+        console.log(renderProfile(unit, summarizeProfile(file)));
+      }
     }
   }
+  if (only !== undefined && !only.includes('idle')) return;
   const streams = 1000;
   for (const target of ['baseline', 'koa-sse-tasks', 'better-sse']) {
     const idleHeap = {

@@ -1,6 +1,6 @@
 // The scenarios. Each gets a fresh server process (`server`) and a fresh load client (`client`), both driven over
 // IPC, and returns flat metrics { key: number } for one pass. See ./report.mjs for what each key means.
-import { KOA_TARGETS, READY_TOKEN, SSE_TARGETS } from './config.mjs';
+import { KOA_TARGETS, READY_TOKEN, SSE_TARGETS, STALLED_TARGETS } from './config.mjs';
 import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -246,6 +246,67 @@ async function overhead({ servers, client, cfg }) {
   return metrics;
 }
 
+/** The median of `values` (NaN when empty). */
+const median = (values) => summarize(values).median;
+
+/**
+ * One task, `healthy` streams that read everything and, in the `with` variant, one client that sends its request
+ * and never reads a byte; `events` progress events of ~`frameBytes` each, `burst` per event-loop turn. A server that
+ * coalesces a backed-up client's progress skips events, so the client waits until every healthy stream has had the
+ * newest (the last) one, and reports how late that came, how many events each stream got, and the latency of every
+ * event received. The warm-up runs before the stalled client connects; it then joins the feed like any other.
+ */
+async function stalled(ctx) {
+  const { server, client, cfg, target, variant } = ctx;
+  const { healthy, events, warmupEvents, burst, frameBytes } = cfg.stalled;
+  const { paths } = await server.call('prepare', { channels: 1 });
+  await openStreams(ctx, paths, healthy);
+  // An event's lines with the stamped message (`seq:hrtime`) are ~80 bytes, for every target; padding adds the rest.
+  const padBytes = Math.max(0, frameBytes - 80);
+  await client.call('track', { n: warmupEvents, latest: true });
+  await server.call('emit', { count: warmupEvents, burst, padBytes });
+  await client.call('wait', { stallMs: 3000 });
+  if (variant === 'with') {
+    await server.call('captureNext');
+    await client.call('stall', { port: server.info.port, path: paths[0], readyToken: READY_TOKEN[target] });
+  }
+  const before = await server.call('stats', { gc: true });
+  if (ctx.profileFile !== undefined) await server.call('profileStart');
+  await client.call('track', { n: events, latest: true });
+  await server.call('emit', { count: events, burst, padBytes });
+  const seen = await client.call('wait', { stallMs: 3000 });
+  if (ctx.profileFile !== undefined) await server.call('profileStop', { file: ctx.profileFile });
+  const after = await server.call('stats');
+  // What the stalled client's socket was handed, sent or waiting: what the server spent on it.
+  const stalledBytes = variant === 'with' ? (await server.call('capturedBytes')).bytesWritten : NaN;
+  const cpu = cpuDelta(before.cpu, after.cpu);
+  const frames = seen.newest.map((s) => s.frames);
+  const delays = seen.newest.map((s) => s.delayMs);
+  const all = frames.length === healthy;
+  return {
+    newestP50Ms: median(delays),
+    newestMaxMs: all ? Math.max(...delays) : NaN,
+    latencyP50Ms: seen.latencyMs.p50,
+    latencyMaxMs: seen.latencyMs.max,
+    framesMin: all ? Math.min(...frames) : 0,
+    framesMedian: median(frames),
+    missedNewest: healthy - frames.length,
+    cpuMs: cpu.total / 1000,
+    userMs: cpu.user / 1000,
+    sysMs: cpu.system / 1000,
+    dupOoo: seen.dup + seen.ooo + seen.malformed,
+    stalledSocketMB: stalledBytes / MB,
+  };
+}
+
+/** The stalled client's cost in one pass: each figure with it divided by the same figure without it. */
+function stalledPair(metrics) {
+  for (const key of ['newestP50Ms', 'newestMaxMs', 'framesMin', 'cpuMs']) {
+    metrics[`${key}@ratio`] = metrics[`${key}@with`] / metrics[`${key}@without`];
+  }
+  return metrics;
+}
+
 async function manyTasks(ctx) {
   const { server, cfg } = ctx;
   const { tasks, subscribersPerTask, events } = cfg.manyTasks;
@@ -270,7 +331,8 @@ async function manyTasks(ctx) {
 
 /**
  * In run order. `targets[0]` is the baseline of the scenario. A `together` scenario gets every target's server at
- * once (`servers`) and returns { target: metrics }.
+ * once (`servers`) and returns { target: metrics }. A scenario with `variants` runs once per variant (`ctx.variant`)
+ * and `pair(metrics)` adds what compares them.
  */
 export const SCENARIOS = [
   { name: 'idle', targets: SSE_TARGETS, run: idle },
@@ -279,4 +341,6 @@ export const SCENARIOS = [
   { name: 'churn', targets: SSE_TARGETS, run: churn },
   { name: 'overhead', targets: KOA_TARGETS, run: overhead, together: true },
   { name: 'manyTasks', targets: SSE_TARGETS, run: manyTasks },
+  // Each variant on fresh processes, the two one right after the other (see run.mjs); metrics are `key@variant`.
+  { name: 'stalled', targets: STALLED_TARGETS, run: stalled, variants: ['without', 'with'], pair: stalledPair },
 ];

@@ -1,7 +1,10 @@
 import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import net from 'node:net';
 import v8 from 'node:v8';
 import vm from 'node:vm';
+import Koa from 'koa';
+import { openEventStream, type EventStream } from '../../src/sse/stream';
 import { startApp, startTask, waitUntil, type TestApp } from '../helpers/app';
 import { defineControlled } from '../helpers/controlled';
 
@@ -52,6 +55,33 @@ function countingClient(url: string): Promise<{ progress: () => number; ended: P
     });
     request.on('error', reject);
   });
+}
+
+const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+/** An EventStream alone on a real socket, its client stalled and the stream backed up: nothing else allocates. */
+async function stalledEventStream(): Promise<{ stream: EventStream; stalled: net.Socket; close(): Promise<void> }> {
+  let stream!: EventStream;
+  const app = new Koa();
+  app.use((ctx) => {
+    stream = openEventStream(ctx, { retryMs: 1_000, bufferBytes: 65_536, slowClientMs: 120_000 });
+  });
+  const server = http.createServer(app.callback());
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const stalled = await stalledClient(`http://127.0.0.1:${(server.address() as AddressInfo).port}`, '/');
+  const filler = Buffer.from(`data: ${'x'.repeat(1_000)}\n\n`);
+  for (let i = 0; i < 1_000 && !stream.backedUp; i++) stream.write(filler);
+  if (!stream.backedUp) throw new Error('the stream did not back up');
+  return {
+    stream,
+    stalled,
+    async close() {
+      stream.close();
+      stalled.destroy();
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
 }
 
 describe('a client that stops reading', () => {
@@ -150,5 +180,94 @@ describe('a client that stops reading', () => {
     const ids = [...text.matchAll(/^id: (\d+)$/gm)].map((m) => Number(m[1]));
     expect(ids).toEqual([...ids].sort((a, b) => a - b)); // in order, never a step back
     stalled.destroy();
+  });
+
+  it("is handed no bytes for progress once the system's buffers are full: each event only replaces its held frame", async () => {
+    await t.close();
+    t = await startApp({
+      middleware: { slowClientMs: 120_000, heartbeatMs: 60_000 },
+      define: (runner) => (controlled = defineControlled(runner)),
+    });
+    const id = await startTask(t.base, 'controlled');
+    const { job, complete } = await controlled.running(id);
+    const connections: net.Socket[] = [];
+    t.server.on('connection', (socket: net.Socket) => connections.push(socket));
+    const stalled = await stalledClient(t.base, `/tasks/${id}/events`);
+    const server = connections.find((socket) => socket.remotePort === stalled.localPort)!;
+    const filler = 'x'.repeat(1_000);
+    const emit = async (events: number): Promise<void> => {
+      for (let i = 1; i <= events; i++) {
+        job.progress((i % 10_000) / 100, `${i} ${filler}`);
+        if (i % 100 === 0) await turn();
+      }
+    };
+
+    // The kernel takes megabytes from a client that reads nothing before its buffers are full; until then each drain
+    // makes the stream writable again. Emit until ten batches in a row handed the socket nothing.
+    let steady = 0;
+    const deadline = Date.now() + 20_000;
+    while (steady < 10 && Date.now() < deadline) {
+      const before = server.bytesWritten;
+      await emit(100);
+      steady = server.bytesWritten === before ? steady + 1 : 0;
+    }
+    expect(steady).toBe(10);
+
+    const handed = server.bytesWritten;
+    await emit(10_000); // 10 MB of progress
+    job.progress(99.99, 'newest');
+    await turn();
+    expect(server.bytesWritten).toBe(handed); // nothing handed to the socket: each event replaced the held one
+    expect(t.tasks.openStreams).toBe(1); // still connected, still owed its events
+
+    // Closing sends what is held, the newest progress, then the terminal event: a few hundred bytes, not 10 MB.
+    complete('done');
+    await waitUntil(() => t.tasks.openStreams === 0, 5_000, 'the stream to close');
+    expect(server.bytesWritten - handed).toBeLessThan(1_000);
+    let text = '';
+    stalled.setEncoding('utf8');
+    stalled.on('data', (chunk: string) => (text += chunk));
+    stalled.resume();
+    await waitUntil(() => text.includes('event: complete'), 5_000, 'the terminal event');
+    const tail = text.slice(text.lastIndexOf('event: progress'));
+    expect(tail).toContain('"message":"newest"');
+    expect(tail).toMatch(/event: complete\n/);
+    stalled.destroy();
+  });
+
+  it('makes no garbage for each event it is not sent: its held frame is replaced in place', async () => {
+    const { stream, close } = await stalledEventStream();
+    try {
+      const frames = ['a', 'b'].map((data) => Buffer.from(`event: progress\ndata: ${data}\n\n`));
+      const profiler = new v8.GCProfiler();
+      profiler.start();
+      for (let i = 0; i < 1_000_000; i++) stream.write(frames[i & 1]!, 'progress');
+      const { statistics } = profiler.stop();
+      // Deleting and re-inserting the held frame made V8 rehash its Map every few events: 10-11 scavenges here.
+      expect(statistics.map((gc) => gc.gcType)).toEqual([]);
+    } finally {
+      await close();
+    }
+  });
+
+  it('gets one frame per key of what was held, in the order each was last written', async () => {
+    const { stream, stalled, close } = await stalledEventStream();
+    try {
+      const write = (key: string, data: string): void => stream.write(`event: ${key}\ndata: ${data}\n\n`, key);
+      write('a', 'a1');
+      write('b', 'b2');
+      write('a', 'a3'); // a moves after b
+      write('a', 'a4'); // a is the key held last: replaced where it is
+      stream.close(); // sends what is held, then ends
+      let text = '';
+      stalled.setEncoding('utf8');
+      stalled.on('data', (chunk: string) => (text += chunk));
+      stalled.resume();
+      await waitUntil(() => text.includes('\r\n0\r\n\r\n'), 5_000, 'the end of the response');
+      const held = [...text.matchAll(/^data: ([ab]\d)$/gm)].map((m) => m[1]);
+      expect(held).toEqual(['b2', 'a4']);
+    } finally {
+      await close();
+    }
   });
 });

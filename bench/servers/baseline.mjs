@@ -42,9 +42,9 @@ export async function createTarget() {
       channels = Array.from({ length: count }, () => []);
       return { paths: channels.map((_, n) => `/channels/${n}`) };
     },
-    publish(channel, seq, percent) {
+    publish(channel, seq, percent, pad = '') {
       const frame = Buffer.from(
-        `event: progress\nid: ${seq}\ndata: {"percent":${percent},"message":"${seq}:${process.hrtime.bigint()}"}\n\n`,
+        `event: progress\nid: ${seq}\ndata: {"percent":${percent},"message":"${seq}:${process.hrtime.bigint()}${pad}"}\n\n`,
       );
       for (const res of channels[channel]) res.write(frame);
     },

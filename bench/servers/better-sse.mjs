@@ -38,8 +38,8 @@ export async function createTarget() {
       channels = Array.from({ length: count }, () => createChannel());
       return { paths: channels.map((_, n) => `/sse/${n}`) };
     },
-    publish(channel, seq, percent) {
-      const data = { percent, message: `${seq}:${process.hrtime.bigint()}` };
+    publish(channel, seq, percent, pad = '') {
+      const data = { percent, message: `${seq}:${process.hrtime.bigint()}${pad}` };
       channels[channel].broadcast(data, 'progress', { eventId: String(seq) });
     },
     async finish() {

@@ -4,7 +4,8 @@
 // A target module exports `createTarget()` resolving to:
 //   server                    the http.Server (not yet listening)
 //   prepare({ channels })     -> { paths }: one event-stream path per channel (a task, a channel, an array)
-//   publish(channel, seq, percent) sends progress event `seq` on one channel, stamped with process.hrtime.bigint()
+//   publish(channel, seq, percent, pad) sends progress event `seq` on one channel, stamped with process.hrtime.bigint()
+//                             (message `${seq}:${hrtime}${pad}`: `pad` makes the frame the size a scenario wants)
 //   finish()                  ends every channel (terminal event / close)
 //   counts()                  -> target-specific open-stream / listener counts
 // First, so the timer counting wraps the globals before any target code runs.
@@ -22,6 +23,8 @@ const { createTarget } = await import(new URL(`./${name}.mjs`, import.meta.url))
 const target = await createTarget();
 await new Promise((resolve) => target.server.listen({ host: '127.0.0.1', port: 0, backlog: 4096 }, resolve));
 let channelCount = 0;
+/** The connection `captureNext` was asked for (the stalled client's), once it has come. */
+let captured;
 /** @type {Session | undefined} */
 let profiler;
 
@@ -36,18 +39,20 @@ const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
  * Publishes `count` events on every channel: as fast as possible (`burst` rounds of all channels per event-loop
- * turn, then the loop turns so sockets drain), or at `rate` rounds per second on a drift-free schedule.
+ * turn, then the loop turns so sockets drain), or at `rate` rounds per second on a drift-free schedule. `padBytes`
+ * lengthens each event's message (after a space) by that many bytes.
  */
-async function emit({ count, rate = 0, burst = 1 }) {
+async function emit({ count, rate = 0, burst = 1, padBytes = 0 }) {
   const start = performance.now();
   const periodMs = rate > 0 ? 1000 / rate : 0;
+  const pad = padBytes > 0 ? ` ${'x'.repeat(padBytes - 1)}` : '';
   for (let seq = 1; seq <= count; seq++) {
     if (rate > 0) {
       const wait = start + (seq - 1) * periodMs - performance.now();
       if (wait > 0) await sleep(wait);
     }
     const percent = seq % 101;
-    for (let channel = 0; channel < channelCount; channel++) target.publish(channel, seq, percent);
+    for (let channel = 0; channel < channelCount; channel++) target.publish(channel, seq, percent, pad);
     if (rate === 0 && seq % burst === 0) await immediate();
   }
   await immediate();
@@ -84,6 +89,16 @@ serve(
       return { cpu: process.cpuUsage(), mem: process.memoryUsage(), counts: await counts(), at: performance.now() };
     },
     counts,
+    /** Keeps the next connection that comes, for `capturedBytes`. */
+    async captureNext() {
+      captured = undefined;
+      target.server.once('connection', (socket) => (captured = socket));
+      return {};
+    },
+    /** Bytes handed to the captured connection's socket: sent, or waiting in Node or libuv. */
+    async capturedBytes() {
+      return { bytesWritten: captured?.bytesWritten ?? NaN };
+    },
     /** A heap snapshot (after GC) written to `file`. */
     async heapSnapshot({ file }) {
       await collect();

@@ -40,8 +40,8 @@ export async function createTarget() {
       for (const id of ids) started.delete(id);
       return { paths: tasks.map(({ job }) => `/tasks/${job.id}/events`) };
     },
-    publish(channel, seq, percent) {
-      tasks[channel].job.progress(percent, `${seq}:${process.hrtime.bigint()}`);
+    publish(channel, seq, percent, pad = '') {
+      tasks[channel].job.progress(percent, `${seq}:${process.hrtime.bigint()}${pad}`);
     },
     async finish() {
       const ids = tasks.map(({ job }) => job.id);
