@@ -4,7 +4,8 @@ import net from 'node:net';
 import v8 from 'node:v8';
 import vm from 'node:vm';
 import Koa from 'koa';
-import { openEventStream, type EventStream } from '../../src/sse/stream';
+import { startEventStream } from '../../src/middleware/open-stream';
+import type { EventStream } from '../../src/sse/stream';
 import { startApp, startTask, waitUntil, type TestApp } from '../helpers/app';
 import { defineControlled } from '../helpers/controlled';
 
@@ -64,7 +65,7 @@ async function stalledEventStream(): Promise<{ stream: EventStream; stalled: net
   let stream!: EventStream;
   const app = new Koa();
   app.use((ctx) => {
-    stream = openEventStream(ctx, { retryMs: 1_000, bufferBytes: 65_536, slowClientMs: 120_000 });
+    stream = startEventStream(ctx, 1_000, { bufferBytes: 65_536, slowClientMs: 120_000 });
   });
   const server = http.createServer(app.callback());
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));

@@ -44,21 +44,24 @@ const CLIENT_GONE = new Set(['ERR_STREAM_PREMATURE_CLOSE', 'ECONNRESET', 'EPIPE'
  * on-finished would).
  */
 export function openStream(ctx: Context, streaming: Streaming, taskIds: readonly string[]): EventStream {
-  return streaming.streams.add(taskIds, () => {
-    setEventStreamHeaders(ctx);
-    ctx.respond = false;
-    const onerror = ctx.onerror.bind(ctx);
-    ctx.onerror = (error: Error) => {
-      const code = (error as NodeJS.ErrnoException | null)?.code;
-      if (code !== undefined && CLIENT_GONE.has(code)) return;
-      onerror(error);
-    };
-    ctx.flushHeaders();
-    const stream = new EventStream(ctx.res, streaming.slowClients);
-    // Bytes at once (for proxies that wait for the body), and no block of their own: see encodeRetry.
-    stream.write(encodeRetry(streaming.retryMs));
-    return stream;
-  });
+  return streaming.streams.add(taskIds, () => startEventStream(ctx, streaming.retryMs, streaming.slowClients));
+}
+
+/** The response part of `openStream`: the headers, the raw response taken over, the `retry:` line. */
+export function startEventStream(ctx: Context, retryMs: number, slowClients: SlowClientLimits): EventStream {
+  setEventStreamHeaders(ctx);
+  ctx.respond = false;
+  const onerror = ctx.onerror.bind(ctx);
+  ctx.onerror = (error: Error) => {
+    const code = (error as NodeJS.ErrnoException | null)?.code;
+    if (code !== undefined && CLIENT_GONE.has(code)) return;
+    onerror(error);
+  };
+  ctx.flushHeaders();
+  const stream = new EventStream(ctx.res, slowClients);
+  // Bytes at once (for proxies that wait for the body), and no block of their own: see encodeRetry.
+  stream.write(encodeRetry(retryMs));
+  return stream;
 }
 
 /** Ends `stream` after a failure that came once it was open (its client resumes), and reports it as Koa does. */
