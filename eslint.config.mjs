@@ -40,7 +40,7 @@ export default tseslint.config(
   },
   {
     // Browser code, checked against the DOM rather than node.
-    files: ['src/client/**/*.ts'],
+    files: ['src/client/**/*.ts', 'src/react/**/*.ts'],
     languageOptions: { parserOptions: { project: './tsconfig.client.json', tsconfigRootDir: import.meta.dirname } },
   },
   {

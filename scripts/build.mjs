@@ -34,15 +34,18 @@ for (const { file: entry } of ENTRIES.filter((e) => e.kind === 'node')) {
   writeFileSync(new URL(`${entry}.d.mts`, next), `export * from './${path.basename(entry)}.js';\n`);
 }
 
-// The browser client (koa-sse-tasks/client): ES modules with no import at run time, for pages to load as they are.
+// The browser entries (koa-sse-tasks/client, koa-sse-tasks/react): ES modules, for pages and bundlers. The client
+// imports nothing at run time, so a page loads it as it is; the hooks import `react` and the client (../client/).
 execFileSync(
   process.execPath,
   [require.resolve('typescript/bin/tsc'), '-p', 'tsconfig.client.json', '--outDir', 'dist.next/.client'],
   { cwd: root, stdio: 'inherit' },
 );
-renameSync(new URL('.client/client/', next), new URL('client/', next));
+for (const folder of new Set(ENTRIES.filter((e) => e.kind === 'browser').map((e) => e.file.split('/')[0]))) {
+  renameSync(new URL(`.client/${folder}/`, next), new URL(`${folder}/`, next));
+  writeFileSync(new URL(`${folder}/package.json`, next), `${JSON.stringify({ type: 'module' })}\n`);
+}
 rmSync(new URL('.client/', next), { recursive: true, force: true });
-writeFileSync(new URL('client/package.json', next), `${JSON.stringify({ type: 'module' })}\n`);
 
 // Every file that package.json `exports` names, so an entry added to the list but not to the sources fails here.
 const missing = ENTRIES.flatMap(targetsOf).filter((target) => !existsSync(new URL(target, next)));

@@ -22,7 +22,7 @@ const list = JSON.parse(execFileSync(process.execPath, ['scripts/entries.mjs'], 
 
 /** What a user gets and nothing else: the built code and types, and the readme, changelog and licence. */
 const SHIPPED =
-  /^(package\.json|README\.md|CHANGELOG\.md|LICENSE|dist\/.+\.(js|mjs|d\.ts|d\.mts)|dist\/client\/package\.json)$/;
+  /^(package\.json|README\.md|CHANGELOG\.md|LICENSE|dist\/.+\.(js|mjs|d\.ts|d\.mts)|dist\/(client|react)\/package\.json)$/;
 
 /** scripts/check-package.mjs's report on the tarball, also when it exits 1 for a finding. */
 function checkPackage(file: string): string {
