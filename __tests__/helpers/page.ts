@@ -50,6 +50,7 @@ export interface PageCore {
 }
 
 // Run in the page, as text: this file is type-checked without the DOM.
+const LOADED = `() => document.readyState === 'complete'`;
 const VISIBLE = `(selector) => {
   const element = document.querySelector(selector);
   return element !== null && element.getClientRects().length > 0;
@@ -77,7 +78,12 @@ export function pageOf(core: PageCore): Page {
     }
   };
   const page: Page = {
-    goto: (url) => core.goto(url),
+    async goto(url) {
+      await core.goto(url);
+      // WebKitWebDriver answers a navigation at readyState `interactive`, before module scripts ran: every engine
+      // waits for `complete`, as the WebDriver spec's normal page load strategy says.
+      await waitFor(LOADED, undefined, 30_000);
+    },
     evaluate: (fn: PageFunction<never, unknown>, arg?: unknown) => core.call(String(fn), arg),
     waitFor: (fn, arg, timeoutMs = 10_000) => waitFor(String(fn), arg, timeoutMs),
     async click(selector) {
