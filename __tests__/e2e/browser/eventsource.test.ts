@@ -12,29 +12,26 @@ interface Facts {
   /** A `retry:` below this waits this long instead. */
   minRetryMs: number;
   /** After a network error (nothing listening): keep retrying (readyState CONNECTING), or close for good. */
-  onNetworkError: 'retries' | 'closes';
+  onNetworkError: Record<'same-origin' | 'cross-origin', 'retries' | 'closes'>;
   /** Concurrent EventSources to one origin over HTTP/1.1 before the next one waits. */
   perOrigin: number;
   /** Each POST goes on a new connection, never on an idle one (libsoup's rule for requests not idempotent). */
   postOnNewConnection: boolean;
 }
 
+const RETRIES = { 'same-origin': 'retries', 'cross-origin': 'retries' } as const;
+
 const FACTS: Record<Engine, Facts> = {
-  chromium: {
-    defaultRetryMs: 3000,
-    minRetryMs: 0,
-    onNetworkError: 'retries',
-    perOrigin: 6,
-    postOnNewConnection: false,
-  },
+  chromium: { defaultRetryMs: 3000, minRetryMs: 0, onNetworkError: RETRIES, perOrigin: 6, postOnNewConnection: false },
   firefox: {
     defaultRetryMs: 5000,
     minRetryMs: 500,
-    onNetworkError: 'closes',
+    // A cross-origin (CORS) request that fails on the network fails the EventSource, as an error status would.
+    onNetworkError: { 'same-origin': 'retries', 'cross-origin': 'closes' },
     perOrigin: 6,
     postOnNewConnection: false,
   },
-  webkit: { defaultRetryMs: 3000, minRetryMs: 0, onNetworkError: 'retries', perOrigin: 6, postOnNewConnection: true },
+  webkit: { defaultRetryMs: 3000, minRetryMs: 0, onNetworkError: RETRIES, perOrigin: 6, postOnNewConnection: true },
 };
 
 /** Runs in the page: `openSource(key, url)` opens an EventSource and notes each of its events with its readyState. */
@@ -119,11 +116,11 @@ describe.each(ENGINES)('EventSource in %s', (engine) => {
       });
       const floor = Math.max(50, facts.minRetryMs);
       expect(median(r50)).toBeGreaterThanOrEqual(floor - 20);
-      expect(median(r50)).toBeLessThan(floor + 250);
+      expect(median(r50)).toBeLessThan(floor + 400);
       expect(r3000).toBeGreaterThanOrEqual(2980);
-      expect(r3000).toBeLessThan(3600);
+      expect(r3000).toBeLessThan(4000);
       expect(none).toBeGreaterThanOrEqual(facts.defaultRetryMs - 20);
-      expect(none).toBeLessThan(facts.defaultRetryMs + 1000);
+      expect(none).toBeLessThan(facts.defaultRetryMs + 1500);
       const ids = probe.requests('r50').map((request) => request.lastEventId);
       expect(ids.slice(0, 4)).toEqual([undefined, '1', '2', '3']);
     },
@@ -147,38 +144,45 @@ describe.each(ENGINES)('EventSource in %s', (engine) => {
     noted['204, 502, 503, text/plain'] = 'CLOSED, no retry';
   });
 
-  it(
-    FACTS[engine].onNetworkError === 'retries'
-      ? 'keeps retrying every `retry:` ms while nothing listens, and reconnects when the server is back'
-      : 'closes for good once a reconnection finds nothing listening',
-    async () => {
-      const gone = await startProbe();
-      try {
-        await open('gone', `${gone.base}/hold?key=gone&retry=50`);
-        await waitUntil(() => gone.requests('gone').length === 1, 10_000, 'the stream');
-        await page.waitFor(() => (window as unknown as Sources).events.gone!.includes('open:1'));
-        await gone.stop();
-        if (facts.onNetworkError === 'retries') {
-          await page.waitFor(() => (window as unknown as Sources).events.gone!.length >= 6);
-          expect(new Set((await events('gone')).slice(1))).toEqual(new Set(['error:0']));
-          await gone.listen();
-          await waitUntil(() => gone.requests('gone').length === 2, 10_000, 'the stream to come back');
-          await page.waitFor(() => (window as unknown as Sources).events.gone!.at(-1) === 'open:1');
-          noted['nothing listening'] = 'retries every retry ms, reconnects';
-        } else {
-          await page.waitFor(() => (window as unknown as Sources).events.gone!.includes('error:2'));
-          expect(await events('gone')).toEqual(['open:1', 'error:0', 'error:2']);
-          await gone.listen();
-          await marker('marker', 5);
-          expect(gone.requests('gone')).toHaveLength(1);
-          noted['nothing listening'] = 'CLOSED after one failed reconnection';
+  for (const origin of ['same-origin', 'cross-origin'] as const) {
+    const behaviour = FACTS[engine].onNetworkError[origin];
+    it(
+      behaviour === 'retries'
+        ? `keeps retrying a ${origin} stream every \`retry:\` ms while nothing listens, and reconnects when it is back`
+        : `closes a ${origin} stream for good once a reconnection finds nothing listening`,
+      async () => {
+        const gone = await startProbe();
+        try {
+          if (origin === 'same-origin') {
+            await page.goto(`${gone.base}/page`);
+            await page.evaluate(installSources);
+          }
+          await open('gone', `${gone.base}/hold?key=gone&retry=50`);
+          await waitUntil(() => gone.requests('gone').length === 1, 10_000, 'the stream');
+          await page.waitFor(() => (window as unknown as Sources).events.gone!.includes('open:1'));
+          await gone.stop();
+          if (behaviour === 'retries') {
+            await page.waitFor(() => (window as unknown as Sources).events.gone!.length >= 6);
+            expect(new Set((await events('gone')).slice(1))).toEqual(new Set(['error:0']));
+            await gone.listen();
+            await waitUntil(() => gone.requests('gone').length === 2, 10_000, 'the stream to come back');
+            await page.waitFor(() => (window as unknown as Sources).events.gone!.at(-1) === 'open:1');
+            noted[`nothing listening (${origin})`] = 'retries every retry ms';
+          } else {
+            await page.waitFor(() => (window as unknown as Sources).events.gone!.includes('error:2'));
+            expect(await events('gone')).toEqual(['open:1', 'error:0', 'error:2']);
+            await gone.listen();
+            await marker('marker', 5);
+            expect(gone.requests('gone')).toHaveLength(1);
+            noted[`nothing listening (${origin})`] = 'CLOSED after one failed reconnection';
+          }
+        } finally {
+          await gone.close();
         }
-      } finally {
-        await gone.close();
-      }
-    },
-    30_000,
-  );
+      },
+      30_000,
+    );
+  }
 
   it(`opens ${FACTS[engine].perOrigin} streams per origin over HTTP/1.1; the next one waits until one closes`, async () => {
     const keys = Array.from({ length: facts.perOrigin + 1 }, (_, i) => `hold${i}`);
