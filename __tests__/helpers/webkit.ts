@@ -10,7 +10,11 @@ import { callOf, pageOf, type Browser, type LaunchOptions, type Page } from './p
 
 /** `apt-get install -y webkit2gtk-driver` (which brings libwebkit2gtk-4.1-0 and its MiniBrowser) and `xvfb`. */
 export const WEBKIT_DRIVER = process.env.WEBKIT_DRIVER_PATH ?? '/usr/bin/WebKitWebDriver';
-export const MINIBROWSER = process.env.MINIBROWSER_PATH ?? '/usr/lib/x86_64-linux-gnu/webkit2gtk-4.1/MiniBrowser';
+// Debian's multiarch folder for this machine (MiniBrowser is not on the PATH).
+const MULTIARCH =
+  ({ x64: 'x86_64-linux-gnu', arm64: 'aarch64-linux-gnu' } as Record<string, string>)[process.arch] ??
+  'x86_64-linux-gnu';
+export const MINIBROWSER = process.env.MINIBROWSER_PATH ?? `/usr/lib/${MULTIARCH}/webkit2gtk-4.1/MiniBrowser`;
 export const XVFB = '/usr/bin/Xvfb';
 
 /** The key W3C WebDriver names a found element by. */
