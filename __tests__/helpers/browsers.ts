@@ -15,6 +15,9 @@ const ALL: readonly Engine[] = ['chromium', 'firefox', 'webkit'];
 /** The engines the browser tests run in: all three, or those `BROWSERS` names (`BROWSERS=firefox,webkit`). */
 export const ENGINES: readonly Engine[] = enginesFrom(process.env.BROWSERS);
 
+/** How long a hook or test that launches a browser may take: Firefox alone takes 4 to 6 s, more on a busy machine. */
+export const LAUNCH_TIMEOUT_MS = 60_000;
+
 /** Debian's Firefox ESR (`apt-get install -y firefox-esr`); `npm test` installs it when missing, as root on Debian. */
 export const FIREFOX = process.env.FIREFOX_PATH ?? '/usr/bin/firefox-esr';
 

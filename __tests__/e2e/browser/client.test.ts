@@ -3,7 +3,7 @@
 // is seen where it arrives, at the server, so no test depends on one engine's interception.
 import type { Socket } from 'node:net';
 import { startApp, startTask, waitUntil, type TestApp } from '../../helpers/app';
-import { ENGINES, launch, type Browser, type Page } from '../../helpers/browsers';
+import { ENGINES, LAUNCH_TIMEOUT_MS, launch, type Browser, type Page } from '../../helpers/browsers';
 import { clientPage } from '../../helpers/client-page';
 import { defineControlled } from '../../helpers/controlled';
 
@@ -58,7 +58,7 @@ describe.each(ENGINES)('the browser client in %s', (engine) => {
         define: (runner) => (controlled = defineControlled(runner)),
       }),
     ]);
-  });
+  }, LAUNCH_TIMEOUT_MS);
   afterAll(async () => {
     await browser?.close();
     await t?.close();

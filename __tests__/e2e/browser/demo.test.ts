@@ -4,7 +4,7 @@
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { ENGINES, launch, type Browser, type Engine, type Page } from '../../helpers/browsers';
+import { ENGINES, LAUNCH_TIMEOUT_MS, launch, type Browser, type Engine, type Page } from '../../helpers/browsers';
 import { startDemo, stopDemo, type Demo } from '../../helpers/demo';
 import { startRequestLog } from '../../helpers/request-log';
 
@@ -46,7 +46,7 @@ beforeAll(async () => {
     quiet.set(engine, browser.then(watchQuietAfterComplete).catch(failed));
   }
   await Promise.allSettled(browsers.values());
-}, 60_000);
+}, LAUNCH_TIMEOUT_MS);
 
 afterAll(async () => {
   await Promise.allSettled(quiet.values());

@@ -3,7 +3,7 @@
 // streams it opens per origin over HTTP/1.1. FACTS is the table docs/browsers.md gives; this test is its evidence
 // (EVENTSOURCE_TABLE=1 prints what it measured).
 import { waitUntil } from '../../helpers/app';
-import { ENGINES, launch, type Browser, type Engine, type Page } from '../../helpers/browsers';
+import { ENGINES, LAUNCH_TIMEOUT_MS, launch, type Browser, type Engine, type Page } from '../../helpers/browsers';
 import { startProbe, type Probe } from '../../helpers/eventsource-probe';
 
 interface Facts {
@@ -128,7 +128,7 @@ describe.each(ENGINES)('EventSource in %s', (engine) => {
     noted.version = await browser.version();
     reconnected = reconnections(browser, facts.defaultRetryMs);
     reconnected.catch(() => {}); // the last test reports it
-  });
+  }, LAUNCH_TIMEOUT_MS);
   afterAll(async () => {
     await reconnected?.catch(() => {});
     await browser?.close();

@@ -9,7 +9,7 @@ import path from 'node:path';
 import Koa from 'koa';
 import { createParser } from 'eventsource-parser';
 import { sseTasks, TaskRunner } from '../../../src';
-import { ENGINES, launch } from '../../helpers/browsers';
+import { ENGINES, LAUNCH_TIMEOUT_MS, launch } from '../../helpers/browsers';
 import { clientPage } from '../../helpers/client-page';
 import { http2Request } from '../../helpers/http2';
 import { defineControlled } from '../../helpers/controlled';
@@ -161,5 +161,6 @@ describe('over HTTP/2 with TLS (createSecureServer, allowHTTP1)', () => {
         await browser.close();
       }
     },
+    LAUNCH_TIMEOUT_MS,
   );
 });
