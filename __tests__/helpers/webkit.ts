@@ -180,6 +180,8 @@ async function startDriver(display: string): Promise<Driver> {
       method,
       headers: body === undefined ? {} : { 'content-type': 'application/json' },
       body: body === undefined ? undefined : JSON.stringify(body),
+      // Past the session's own 30 s timeouts: a driver that stopped answering fails the command.
+      signal: AbortSignal.timeout(40_000),
     });
     const { value } = (await response.json()) as { value: unknown };
     if (!response.ok) {
