@@ -10,6 +10,11 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const FIREFOX = process.env.FIREFOX_PATH ?? '/usr/bin/firefox-esr';
+const WEBKIT_DRIVER = process.env.WEBKIT_DRIVER_PATH ?? '/usr/bin/WebKitWebDriver';
+// Debian's multiarch folder for this machine (MiniBrowser is not on the PATH).
+const MULTIARCH = { x64: 'x86_64-linux-gnu', arm64: 'aarch64-linux-gnu' }[process.arch] ?? 'x86_64-linux-gnu';
+const MINIBROWSER = process.env.MINIBROWSER_PATH ?? `/usr/lib/${MULTIARCH}/webkit2gtk-4.1/MiniBrowser`;
 const REDIS = redisTarget(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
 const ROOT = process.getuid?.() === 0;
 // As root, where CI has always kept it; otherwise somewhere this user may write (nothing is persisted anyway).
@@ -49,6 +54,33 @@ const REQUIREMENTS = [
     hint: 'or set CHROMIUM_PATH',
   },
   {
+    name: 'firefox-esr', // the browser tests, over WebDriver BiDi (puppeteer-core)
+    where: FIREFOX,
+    check: () => version(executable(FIREFOX), '--version'),
+    debian: 'firefox-esr',
+    hint: 'or set FIREFOX_PATH',
+  },
+  {
+    name: 'WebKitWebDriver', // the browser tests in WebKit (classic WebDriver)
+    where: WEBKIT_DRIVER,
+    check: () => executable(WEBKIT_DRIVER),
+    debian: 'webkit2gtk-driver',
+    hint: 'or set WEBKIT_DRIVER_PATH',
+  },
+  {
+    name: 'MiniBrowser', // the WebKit that WebKitWebDriver drives (libwebkit2gtk-4.1-0, which webkit2gtk-driver brings)
+    where: MINIBROWSER,
+    check: () => executable(MINIBROWSER),
+    debian: 'webkit2gtk-driver',
+    hint: 'or set MINIBROWSER_PATH',
+  },
+  {
+    name: 'Xvfb', // MiniBrowser has no headless mode: each WebKit launch starts an Xvfb display of its own
+    where: '/usr/bin/Xvfb',
+    check: () => executable('/usr/bin/Xvfb'),
+    debian: 'xvfb',
+  },
+  {
     name: 'nginx', // the proxy test runs its own, with a configuration in a temporary directory
     where: '/usr/sbin/nginx',
     check: () => version(executable('/usr/sbin/nginx'), '-v'),
@@ -63,8 +95,6 @@ const REQUIREMENTS = [
   // Rows to add once a test needs them (none does yet), in the same shape:
   // - PostgreSQL 15 at 127.0.0.1:5432: check that it accepts a connection there, debian 'postgresql-15',
   //   start 'pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start'
-  // - Firefox: onPath('firefox-esr'), debian 'firefox-esr'
-  // - WebKit: onPath('WebKitWebDriver'), debian ['webkit2gtk-driver', 'xvfb']
   // - promtool: onPath('promtool'), debian 'prometheus'
 ];
 
