@@ -45,6 +45,8 @@ export {
 export {
   CommitConflictError,
   ERROR_CODES,
+  IdempotencyKeyReusedError,
+  InvalidInputError,
   QueueFullError,
   RunnerClosedError,
   TaskError,
@@ -52,7 +54,7 @@ export {
   TaskNotFoundError,
   UnknownTaskTypeError,
 } from './errors';
-export type { ErrorCode } from './errors';
+export type { ErrorCode, InputIssue, QueueLimit } from './errors';
 export type {
   FinishedStatus,
   Job,
