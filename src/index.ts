@@ -18,8 +18,11 @@ export { MemoryStore } from './store/memory/store';
  */
 export type {
   ClaimedTask,
+  ClaimLimits,
   CommitCondition,
   CommitLimits,
+  EnqueueOnceOutcome,
+  IdempotencyKey,
   JobQueue,
   Lease,
   NewTaskEvent,
