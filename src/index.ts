@@ -5,7 +5,14 @@ export type { CorsOptions, SseTasksOptions } from './middleware/options';
 export { STREAM_TOKEN_DEFAULTS } from './middleware/tokens';
 export type { StreamTokenOptions, TokenScope } from './middleware/tokens';
 export { TaskRunner } from './runner/runner';
-export type { CloseOptions, StalledInfo, StartOptions, TaskRunnerEvents } from './runner/runner';
+export type {
+  CloseOptions,
+  StalledInfo,
+  StartOptions,
+  Submission,
+  TaskRunnerEvents,
+  TaskTypeOptionsWithInput,
+} from './runner/runner';
 export { TASK_TYPE_DEFAULTS } from './runner/attempt';
 export type { TaskTypeOptions } from './runner/attempt';
 export { RUNNER_DEFAULTS } from './runner/options';
@@ -58,6 +65,7 @@ export {
   UnknownTaskTypeError,
 } from './errors';
 export type { ErrorCode, InputIssue, QueueLimit } from './errors';
+export type { StandardSchemaV1 } from './standard-schema';
 export type {
   FinishedStatus,
   Job,
