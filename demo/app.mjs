@@ -8,7 +8,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Koa from 'koa';
 import { sseTasks, TaskRunner } from 'koa-sse-tasks';
-import { REPORT_FILE, reportJob } from './report.mjs';
+import { REPORT_FILE, reportInput, reportJob } from './report.mjs';
 
 export const DEMO_DEFAULTS = {
   reportsDir: fileURLToPath(new URL('./reports/', import.meta.url)),
@@ -35,6 +35,7 @@ const CLIENT_GONE = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED', 'ERR_STREAM_
 /**
  * The runner of `report` tasks. With `worker: true` (the default) it runs the jobs, writing the CSV files to
  * `reportsDir`; with `worker: false` it only declares the type: it starts tasks, and a worker sharing `store` runs them.
+ * Either way the type has its input schema, so a bad input is refused (400) by whichever process receives it.
  */
 export function createReportRunner({
   store,
@@ -49,9 +50,9 @@ export function createReportRunner({
   const runner = new TaskRunner({ store, worker, leaseMs });
   if (worker) {
     mkdirSync(reportsDir, { recursive: true });
-    runner.define('report', reportJob({ reportsDir, stepDelayMs }));
+    runner.define('report', reportJob({ reportsDir, stepDelayMs }), { input: reportInput });
   } else {
-    runner.define('report');
+    runner.define('report', { input: reportInput });
   }
   runner.on('error', (error) => console.error('demo: a task store write failed:', error));
   return runner;

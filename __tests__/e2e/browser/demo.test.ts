@@ -1,5 +1,5 @@
-// The demo page in headless Chromium, as a person would use it: start, watch, download, cancel, fail, ten at once,
-// a server that restarts, and no reconnection after the end.
+// The demo page in headless Chromium, as a person would use it: start, watch, download, cancel, fail, a refused
+// month, ten at once, a server that restarts, and no reconnection after the end.
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -113,6 +113,31 @@ test('a report whose job fails shows the reason', async () => {
   expect(await status.innerText()).toBe(
     'Failed: Simulated failure: the sales database stopped answering while aggregating',
   );
+  await page.context().close();
+});
+
+test('a month the server refuses shows its message next to the field, and starts no report', async () => {
+  const page = await openDemo();
+  const posts: number[] = [];
+  page.on('response', (response) => {
+    if (response.request().method() === 'POST') posts.push(response.status());
+  });
+  await page.fill('#month', '');
+  await page.click('#generate');
+  const error = page.locator('#month-error');
+  await error.waitFor({ state: 'visible', timeout: 10_000 });
+  expect(await error.innerText()).toBe('Choose a month');
+  expect(await page.getAttribute('#month', 'aria-invalid')).toBe('true');
+  expect(await page.locator('#task').isHidden()).toBe(true);
+  expect(await page.evaluate(() => document.activeElement?.id)).toBe('month');
+  expect(posts).toEqual([400]);
+  // Corrected, it starts, and the message goes.
+  await page.fill('#month', '2024-02');
+  await page.click('#generate');
+  await page.locator('#badge', { hasText: 'completed' }).waitFor({ timeout: 15_000 });
+  expect(await error.isHidden()).toBe(true);
+  expect(await page.getAttribute('#month', 'aria-invalid')).toBeNull();
+  expect(posts).toEqual([400, 202]);
   await page.context().close();
 });
 
