@@ -5,7 +5,7 @@
 //   npm run bench -- --quick         fewer connections and events; prints only (unless --out)
 //   node bench/run.mjs --profile     CPU profiles of the fan-out and churn servers (hot functions, by area and by
 //                                    function) and what one idle stream holds on the heap, by kind of object
-//   options: --passes=N  --only=idle,fanout,latency,churn,overhead,manyTasks  --targets=koa-sse-tasks,better-sse
+//   options: --passes=N  --only=idle,fanout,latency,churn,overhead,manyTasks,submit  --targets=koa-sse-tasks,better-sse
 //            --out=FILE  --no-write  --render=bench/results/full-latest.json (re-print a saved run, no measuring)
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
@@ -25,6 +25,7 @@ import {
   summarizeResults,
 } from './report.mjs';
 import { SCENARIOS } from './scenarios.mjs';
+import { SUBMIT } from './submit.mjs';
 
 const HOST = new URL('./servers/host.mjs', import.meta.url).pathname;
 const CLIENT = new URL('./client.mjs', import.meta.url).pathname;
@@ -49,9 +50,10 @@ const { values: options } = parseArgs({
 const mode = options.quick ? 'quick' : 'full';
 const cfg = globalThis.structuredClone(options.quick ? QUICK : FULL);
 if (options.passes !== undefined) cfg.passes = Number(options.passes);
+cfg.submit = SUBMIT.config[mode];
 const only = options.only?.split(',').map((s) => s.trim());
 const onlyTargets = options.targets?.split(',').map((s) => s.trim());
-const scenarios = SCENARIOS.filter((s) => only === undefined || only.includes(s.name)).map((s) => ({
+const scenarios = [...SCENARIOS, SUBMIT].filter((s) => only === undefined || only.includes(s.name)).map((s) => ({
   ...s,
   // The baseline (first) always runs: every figure is shown as a ratio to it.
   targets: s.targets.filter((t, i) => i === 0 || onlyTargets === undefined || onlyTargets.includes(t)),
@@ -141,6 +143,7 @@ const HEADLINES = {
   churn: ['cyclesPerSec', 'cpuPerCycleUs', 'heapGrowth2ndHalfKB', 'leftStreams', 'leftTimers'],
   overhead: ['requestsPerSec', 'cpuPerRequestUs'],
   manyTasks: ['totalMs', 'cpuMs', 'heapMB'],
+  submit: SUBMIT.headlines,
 };
 
 async function benchmark() {
@@ -197,7 +200,9 @@ async function benchmark() {
 /** Prints the tables of a run and, unless --no-write, writes them into `out` (BENCHMARKS.md for a full run). */
 async function report(run, out) {
   const summary = summarizeResults(run.results);
-  const table = buildTable(summary, run.cfg, run.scenarios);
+  // `submit` compares variants of one target rather than targets: a table of its own.
+  const table = buildTable(summary, run.cfg, run.scenarios.filter((scenario) => scenario.name !== SUBMIT.name));
+  const submitTable = SUBMIT.render(summary.submit, false);
   const goals = checkGoals(summary, run.cfg).filter((goal) => !goal.value.startsWith('–'));
   const otherLoad = summarize(
     Object.values(run.results).flatMap((byTarget) =>
@@ -206,7 +211,8 @@ async function report(run, out) {
         .map((m) => m.otherLoadPct),
     ),
   );
-  console.log(`\n${renderText(table)}\n`);
+  if (table.sections.length > 0) console.log(`\n${renderText(table)}\n`);
+  if (submitTable !== '') console.log(`${SUBMIT.title}\n${submitTable}\n`);
   if (goals.length > 0) console.log(`${renderGoals(goals, false)}\n`);
   console.log(
     `${run.mode} run: ${run.elapsedMin.toFixed(1)} min; other processes took a median ` +
@@ -239,6 +245,7 @@ function renderSection(run, { summary, table, goals, otherLoad }) {
   ];
   if (goals.length > 0) lines.push('### Goals', '', renderGoals(goals, true), '');
   lines.push('### All figures', '', renderMarkdown(table), '');
+  if (summary.submit !== undefined) lines.push(`### ${SUBMIT.title}`, '', SUBMIT.render(summary.submit, true), '');
   if (summary.idle !== undefined) {
     lines.push('### Idle memory by step (medians, after a forced GC)', '', idleSteps(summary, c.idle.steps), '');
   }
