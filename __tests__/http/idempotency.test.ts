@@ -169,7 +169,7 @@ describe('POST /tasks with Idempotency-Key on instances sharing Redis', () => {
   afterAll(() => deleteKeys(keyPrefix));
 
   it('creates exactly one task for ten POSTs spread over three instances, and stores the key only as a digest', async () => {
-    const instances = [];
+    const instances: TestApp[] = [];
     for (let i = 0; i < 3; i++) {
       const store = new RedisStore({ url: REDIS_URL, keyPrefix });
       instances.push((await start({ runner: { store, worker: i === 0 } })).app);

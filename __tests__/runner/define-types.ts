@@ -1,5 +1,6 @@
-// Type tests, compiled by `npm run typecheck` and by define-types.test.ts: `runner.define(type, handler, { input })`
-// types `job.input` as the schema's output, and misuse does not compile (each @ts-expect-error must meet an error).
+// Type tests, compiled by `npm run typecheck`: `runner.define(type, handler, { input })` types `job.input` as the
+// schema's output, and misuse does not compile (each @ts-expect-error must meet an error, or tsc fails).
+/* eslint-disable @typescript-eslint/no-unsafe-return, @typescript-eslint/no-unsafe-call -- the lines that must not compile */
 import type { StandardSchemaV1 as Spec } from '@standard-schema/spec';
 import { type } from 'arktype';
 import * as v from 'valibot';
@@ -9,7 +10,9 @@ import { TaskRunner, type StandardSchemaV1 } from '../../src';
 
 /** Compiles only when `A` and `B` are the same type. */
 type Equal<A, B> = (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : false;
-function expectType<T extends true>(): T | void {}
+function expectType<T extends true>(): T | undefined {
+  return undefined;
+}
 
 const runner = new TaskRunner();
 const report = z.object({ month: z.string(), report: z.enum(['daily', 'weekly']).default('daily') });
@@ -35,13 +38,13 @@ runner.define(
 );
 
 // zod 3, valibot and arktype infer as well.
-runner.define('zod3', (job) => expectType<Equal<typeof job.input, { a: number }>>(), {
+runner.define('zod3', (job) => (expectType<Equal<typeof job.input, { a: number }>>(), job.input), {
   input: z3.object({ a: z3.number() }),
 });
-runner.define('valibot', (job) => expectType<Equal<typeof job.input, { a: number; b: string }>>(), {
+runner.define('valibot', (job) => (expectType<Equal<typeof job.input, { a: number; b: string }>>(), job.input), {
   input: v.object({ a: v.number(), b: v.optional(v.string(), 'x') }),
 });
-runner.define('arktype', (job) => expectType<Equal<typeof job.input, { a: number }>>(), {
+runner.define('arktype', (job) => (expectType<Equal<typeof job.input, { a: number }>>(), job.input), {
   input: type({ a: 'number' }),
 });
 

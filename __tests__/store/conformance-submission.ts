@@ -233,7 +233,9 @@ export function describeSubmission(storeOf: () => TaskStore): void {
       );
       const created = outcomes.filter((outcome) => outcome.created);
       expect(created).toHaveLength(1);
-      const ids = new Set(outcomes.map((o) => (o.created ? JSON.parse(o.event.data).id : o.record.snapshot.id)));
+      const ids = new Set(
+        outcomes.map((o) => (o.created ? (JSON.parse(o.event.data) as TaskSnapshot).id : o.record.snapshot.id)),
+      );
       expect(ids.size).toBe(1);
       expect(await store.queuedCount([type])).toBe(1);
     });

@@ -174,7 +174,7 @@ export class FairQueue {
 
   #lane(type: string, group: string): QueuedTask[] {
     let lanes = this.#lanes.get(type);
-    if (lanes === undefined) this.#lanes.set(type, (lanes = new Map()));
+    if (lanes === undefined) this.#lanes.set(type, (lanes = new Map<string, QueuedTask[]>()));
     let lane = lanes.get(group);
     if (lane === undefined) lanes.set(group, (lane = []));
     return lane;
