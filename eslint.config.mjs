@@ -97,6 +97,8 @@ export default tseslint.config(
         setInterval: 'readonly',
         clearInterval: 'readonly',
         performance: 'readonly',
+        crypto: 'readonly',
+        Uint8Array: 'readonly',
       },
     },
   },

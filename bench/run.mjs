@@ -6,7 +6,8 @@
 //   node bench/run.mjs --profile     CPU profiles of the fan-out, churn and stalled-client servers (hot functions, by
 //                                    area and by function) and what one idle stream holds on the heap, by kind of
 //                                    object (--only=stalled: that one alone)
-//   options: --passes=N  --only=idle,fanout,latency,churn,overhead,manyTasks,stalled  --targets=koa-sse-tasks,better-sse
+//   options: --passes=N  --only=idle,fanout,latency,churn,overhead,manyTasks,stalled,submit
+//            --targets=koa-sse-tasks,better-sse
 //            --out=FILE  --no-write  --render=bench/results/full-latest.json (re-print a saved run, no measuring)
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
@@ -26,6 +27,7 @@ import {
   summarizeResults,
 } from './report.mjs';
 import { SCENARIOS } from './scenarios.mjs';
+import { SUBMIT } from './submit.mjs';
 
 const HOST = new URL('./servers/host.mjs', import.meta.url).pathname;
 const CLIENT = new URL('./client.mjs', import.meta.url).pathname;
@@ -49,6 +51,7 @@ const { values: options } = parseArgs({
 
 const mode = options.quick ? 'quick' : 'full';
 const cfg = globalThis.structuredClone(options.quick ? QUICK : FULL);
+cfg.submit = SUBMIT.config[mode];
 if (options.passes !== undefined) {
   cfg.passes = Number(options.passes);
   // --passes is for every scenario, those with a count of their own included.
@@ -56,11 +59,13 @@ if (options.passes !== undefined) {
 }
 const only = options.only?.split(',').map((s) => s.trim());
 const onlyTargets = options.targets?.split(',').map((s) => s.trim());
-const scenarios = SCENARIOS.filter((s) => only === undefined || only.includes(s.name)).map((s) => ({
-  ...s,
-  // The baseline (first) always runs: every figure is shown as a ratio to it.
-  targets: s.targets.filter((t, i) => i === 0 || onlyTargets === undefined || onlyTargets.includes(t)),
-}));
+const scenarios = [...SCENARIOS, SUBMIT]
+  .filter((s) => only === undefined || only.includes(s.name))
+  .map((s) => ({
+    ...s,
+    // The baseline (first) always runs: every figure is shown as a ratio to it.
+    targets: s.targets.filter((t, i) => i === 0 || onlyTargets === undefined || onlyTargets.includes(t)),
+  }));
 const machine = describeMachine();
 const source = describeSource();
 const unitTimeoutMs = options.quick ? 60_000 : 180_000;
@@ -147,6 +152,7 @@ const HEADLINES = {
   overhead: ['requestsPerSec', 'cpuPerRequestUs'],
   manyTasks: ['totalMs', 'cpuMs', 'heapMB'],
   stalled: ['newestP50Ms', 'newestMaxMs', 'framesMin', 'framesMedian', 'cpuMs'],
+  submit: SUBMIT.headlines,
 };
 
 /** A scenario's passes: its own count when its config has one, else the run's. */
@@ -235,7 +241,13 @@ async function benchmark() {
 /** Prints the tables of a run and, unless --no-write, writes them into `out` (BENCHMARKS.md for a full run). */
 async function report(run, out) {
   const summary = summarizeResults(run.results);
-  const table = buildTable(summary, run.cfg, run.scenarios);
+  // `submit` compares variants of one target rather than targets: a table of its own.
+  const table = buildTable(
+    summary,
+    run.cfg,
+    run.scenarios.filter((scenario) => scenario.name !== SUBMIT.name),
+  );
+  const submitTable = SUBMIT.render(summary.submit, false);
   const goals = checkGoals(summary, run.cfg).filter((goal) => !goal.value.startsWith('–'));
   const otherLoad = summarize(
     Object.values(run.results).flatMap((byTarget) =>
@@ -244,7 +256,8 @@ async function report(run, out) {
         .map((m) => m.otherLoadPct),
     ),
   );
-  console.log(`\n${renderText(table)}\n`);
+  if (table.sections.length > 0) console.log(`\n${renderText(table)}\n`);
+  if (submitTable !== '') console.log(`${SUBMIT.title}\n${submitTable}\n`);
   if (goals.length > 0) console.log(`${renderGoals(goals, false)}\n`);
   console.log(
     `${run.mode} run: ${run.elapsedMin.toFixed(1)} min; other processes took a median ` +
@@ -277,6 +290,7 @@ function renderSection(run, { summary, table, goals, otherLoad }) {
   ];
   if (goals.length > 0) lines.push('### Goals', '', renderGoals(goals, true), '');
   lines.push('### All figures', '', renderMarkdown(table), '');
+  if (summary.submit !== undefined) lines.push(`### ${SUBMIT.title}`, '', SUBMIT.render(summary.submit, true), '');
   if (summary.idle !== undefined) {
     lines.push('### Idle memory by step (medians, after a forced GC)', '', idleSteps(summary, c.idle.steps), '');
   }

@@ -9,8 +9,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Koa from 'koa';
 import { sseTasks, TaskRunner } from 'koa-sse-tasks';
-import { REPORT_FILE, reportJob } from './report.mjs';
-import { summaryJob } from './summary.mjs';
+import { REPORT_FILE, reportInput, reportJob } from './report.mjs';
+import { summaryInput, summaryJob } from './summary.mjs';
 
 export const DEMO_DEFAULTS = {
   reportsDir: fileURLToPath(new URL('./reports/', import.meta.url)),
@@ -39,7 +39,8 @@ const CLIENT_GONE = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED', 'ERR_STREAM_
 /**
  * The runner of `report` and `summary` tasks. With `worker: true` (the default) it runs the jobs, writing the CSV
  * files to `reportsDir`; with `worker: false` it only declares the types: it starts tasks, and a worker sharing
- * `store` runs them.
+ * `store` runs them. Either way each type has its input schema, so a bad input is refused (400) by whichever process
+ * receives it.
  */
 export function createReportRunner({
   store,
@@ -57,11 +58,11 @@ export function createReportRunner({
   const runner = new TaskRunner({ store, worker, leaseMs });
   if (worker) {
     mkdirSync(reportsDir, { recursive: true });
-    runner.define('report', reportJob({ reportsDir, stepDelayMs }));
-    runner.define('summary', summaryJob({ wordDelayMs }));
+    runner.define('report', reportJob({ reportsDir, stepDelayMs }), { input: reportInput });
+    runner.define('summary', summaryJob({ wordDelayMs }), { input: summaryInput });
   } else {
-    runner.define('report');
-    runner.define('summary');
+    runner.define('report', { input: reportInput });
+    runner.define('summary', { input: summaryInput });
   }
   runner.on('error', (error) => console.error('demo: a task store write failed:', error));
   return runner;

@@ -1,15 +1,18 @@
 // The `summary` task: writes a short account of a month's sales, word by word, as a language model would stream an
 // answer (deterministic: the words come from the month's figures, no model). Each word is one `job.write()`.
-import { delay, parseInput, salesForMonth } from './report.mjs';
+import { z } from 'zod';
+import { delay, month, salesForMonth } from './report.mjs';
+
+/** The input of a `summary`: `{ month: 'YYYY-MM' }`, the month as a report takes it. */
+export const summaryInput = z.object({ month });
 
 const money = new Intl.NumberFormat('en-US', { style: 'currency', currency: 'USD' });
 const count = new Intl.NumberFormat('en-US');
 
-/** The handler of the `summary` task type. Input: `{ month: 'YYYY-MM' }`. Result: `{ words }`. */
+/** The handler of the `summary` task type; its input is `summaryInput`'s output. Result: `{ words }`. */
 export function summaryJob({ wordDelayMs }) {
   return async function summary(job) {
-    const { month } = parseInput({ month: job.input?.month });
-    const words = summaryOf(month).split(' ');
+    const words = summaryOf(job.input.month).split(' ');
     job.progress(0, 'Writing');
     for (const [index, word] of words.entries()) {
       await delay(wordDelayMs, job.signal);

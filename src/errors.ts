@@ -8,6 +8,11 @@ export const ERROR_CODES = {
   invalid_json: { status: 400, meaning: 'The body is not valid JSON.' },
   bad_request: { status: 400, meaning: 'The request body could not be read.' },
   unknown_task_type: { status: 400, meaning: 'No task type of that name is defined (or declared) on the runner.' },
+  invalid_input: {
+    status: 400,
+    meaning: "The `input` fails the type's schema; `issues` lists each problem and its `path`.",
+  },
+  invalid_idempotency_key: { status: 400, meaning: '`Idempotency-Key` is not 1 to 255 characters from 0x21 to 0x7E.' },
   invalid_task_id: { status: 400, meaning: 'The id is not one a task can have: 1 to 128 of A-Z a-z 0-9 _ . : -.' },
   invalid_ids: { status: 400, meaning: '`ids` is not 1 to 100 distinct task ids separated by commas, given once.' },
   ids_required: { status: 400, meaning: '`GET /tasks/events` without `ids` is the owner feed, which needs `owner`.' },
@@ -22,6 +27,14 @@ export const ERROR_CODES = {
   commit_conflict: { status: 409, meaning: 'The task changed while it was being updated; read it again and retry.' },
   payload_too_large: { status: 413, meaning: 'The body is larger than `bodyLimit`.' },
   unsupported_media_type: { status: 415, meaning: 'The body is not `application/json` (or is compressed).' },
+  idempotency_key_reused: {
+    status: 422,
+    meaning: 'That `Idempotency-Key` started a task of another `type` or `input`.',
+  },
+  too_many_tasks: {
+    status: 429,
+    meaning: '`maxQueuedPerOwner` of your tasks already wait; try again after `Retry-After`.',
+  },
   internal_error: { status: 500, meaning: 'Something failed on the server (a store outage, a bug); it was logged.' },
   runner_closed: { status: 503, meaning: 'The runner is closed (`runner.close()`) and starts no task.' },
   queue_full: { status: 503, meaning: '`maxQueued` tasks already wait; try again after `Retry-After`.' },
@@ -32,7 +45,10 @@ export const ERROR_CODES = {
 /** A code of {@link ERROR_CODES}. */
 export type ErrorCode = keyof typeof ERROR_CODES;
 
-/** Base class of the errors koa-sse-tasks throws on purpose; the middleware answers them as `{ error: { code, message } }`. */
+/**
+ * Base class of the errors koa-sse-tasks throws on purpose; the middleware answers them as
+ * `{ error: { code, message, ...details } }`.
+ */
 export class TaskError extends Error {
   /** A stable, machine-readable name, e.g. `task_not_found`. */
   readonly code: ErrorCode;
@@ -40,13 +56,21 @@ export class TaskError extends Error {
   readonly status: number;
   /** Headers the middleware sets on the answer, e.g. `Retry-After` on a 503. */
   readonly headers: Readonly<Record<string, string>>;
+  /** More fields of the error body beside `code` and `message`, e.g. the `issues` of an `invalid_input`. */
+  readonly details: Readonly<Record<string, unknown>>;
 
-  constructor(code: ErrorCode, message: string, headers: Record<string, string> = {}) {
+  constructor(
+    code: ErrorCode,
+    message: string,
+    headers: Record<string, string> = {},
+    details: Record<string, unknown> = {},
+  ) {
     super(message);
     this.name = new.target.name;
     this.code = code;
     this.status = ERROR_CODES[code].status;
     this.headers = headers;
+    this.details = details;
   }
 }
 
@@ -75,10 +99,64 @@ export class RunnerClosedError extends TaskError {
   }
 }
 
-/** `runner.start()` found `maxQueued` tasks already waiting; try again later. */
+/** Which bound a `QueueFullError` met: the queue's (`maxQueued`, a 503) or the owner's (`maxQueuedPerOwner`, a 429). */
+export type QueueLimit = 'maxQueued' | 'maxQueuedPerOwner';
+
+/**
+ * `runner.start()` found `maxQueued` tasks already waiting (`queue_full`, 503), or `maxQueuedPerOwner` tasks of the
+ * same owner (`too_many_tasks`, 429); try again later. `limit` says which.
+ */
 export class QueueFullError extends TaskError {
-  constructor(maxQueued: number) {
-    super('queue_full', `${maxQueued} tasks are already queued (maxQueued); try again later`);
+  /** The bound that was met. */
+  readonly limit: QueueLimit;
+
+  constructor(max: number, limit: QueueLimit = 'maxQueued') {
+    if (limit === 'maxQueuedPerOwner') {
+      super('too_many_tasks', `${max} of your tasks are already queued (maxQueuedPerOwner); try again later`);
+    } else {
+      super('queue_full', `${max} tasks are already queued (maxQueued); try again later`);
+    }
+    this.limit = limit;
+  }
+}
+
+/** One problem a task type's schema found in an input: what is wrong, and where (`[]` for the input itself). */
+export interface InputIssue {
+  message: string;
+  path: Array<string | number>;
+}
+
+/**
+ * The input fails the task type's schema (`runner.define(type, handler, { input })`): nothing was stored. `issues`
+ * are the schema's own, each with its `path`; the HTTP answer is a 400 `invalid_input` that carries them.
+ */
+export class InvalidInputError extends TaskError {
+  readonly issues: readonly InputIssue[];
+
+  constructor(type: string, issues: InputIssue[]) {
+    const first = issues[0];
+    const where = first === undefined || first.path.length === 0 ? '' : ` at ${first.path.join('.')}`;
+    const more = issues.length > 1 ? ` (and ${issues.length - 1} more)` : '';
+    super(
+      'invalid_input',
+      `Invalid input for ${JSON.stringify(type)}${where}: ${first?.message ?? 'rejected by the schema'}${more}`,
+      {},
+      { issues },
+    );
+    this.issues = issues;
+  }
+}
+
+/**
+ * An idempotency key that already started a task of another `type`, or with another `input`, from the same owner:
+ * nothing was started. The key itself is not in the message (keys are not echoed into logs).
+ */
+export class IdempotencyKeyReusedError extends TaskError {
+  constructor() {
+    super(
+      'idempotency_key_reused',
+      'This Idempotency-Key already started a task with another type or input; use a new key for a new task',
+    );
   }
 }
 

@@ -5,7 +5,14 @@ export type { CorsOptions, SseTasksOptions } from './middleware/options';
 export { STREAM_TOKEN_DEFAULTS } from './middleware/tokens';
 export type { StreamTokenOptions, TokenScope } from './middleware/tokens';
 export { TaskRunner } from './runner/runner';
-export type { CloseOptions, StalledInfo, StartOptions, TaskRunnerEvents } from './runner/runner';
+export type {
+  CloseOptions,
+  StalledInfo,
+  StartOptions,
+  Submission,
+  TaskRunnerEvents,
+  TaskTypeOptionsWithInput,
+} from './runner/runner';
 export { TASK_TYPE_DEFAULTS } from './runner/attempt';
 export type { TaskTypeOptions } from './runner/attempt';
 export { RUNNER_DEFAULTS } from './runner/options';
@@ -18,8 +25,11 @@ export { MemoryStore } from './store/memory/store';
  */
 export type {
   ClaimedTask,
+  ClaimLimits,
   CommitCondition,
   CommitLimits,
+  EnqueueOnceOutcome,
+  IdempotencyKey,
   JobQueue,
   Lease,
   NewTaskEvent,
@@ -50,6 +60,8 @@ export {
 export {
   CommitConflictError,
   ERROR_CODES,
+  IdempotencyKeyReusedError,
+  InvalidInputError,
   QueueFullError,
   RunnerClosedError,
   TaskError,
@@ -57,7 +69,8 @@ export {
   TaskNotFoundError,
   UnknownTaskTypeError,
 } from './errors';
-export type { ErrorCode } from './errors';
+export type { ErrorCode, InputIssue, QueueLimit } from './errors';
+export type { StandardSchemaV1 } from './standard-schema';
 export type {
   AnyTaskType,
   BuiltInEventName,

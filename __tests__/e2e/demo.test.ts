@@ -103,13 +103,43 @@ describe('a report task', () => {
     expect(last?.data).toMatchObject({ status: 'failed', error: { message: reason } });
   });
 
-  test('with a month that is not YYYY-MM, fails with a reason naming the expected format', async () => {
-    const task = await startReport({ month: '2024-13' });
-    const events = await follow(task.id);
+  test.each([
+    ["no month at all (the issue's example)", {}, 'Choose a month'],
+    ['a month that is not YYYY-MM', { month: '2024-13' }, 'Expected a month as YYYY-MM, e.g. "2024-02"'],
+    ['a month before the records', { month: '2019-12' }, 'No sales data before January 2020: the records start then'],
+  ])('with %s, answers 400 with the message for the month, and starts nothing', async (_, input, message) => {
+    const response = await fetch(`${demo.url}/tasks`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ type: 'report', input }),
+    });
+    expect(response.status).toBe(400);
+    expect(await response.json()).toEqual({
+      error: { code: 'invalid_input', message: expect.any(String), issues: [{ message, path: ['month'] }] },
+    });
+  });
 
-    expect(events.at(-1)?.event).toBe('failed');
-    const { error } = events.at(-1)?.data as TaskSnapshot;
-    expect(error?.message).toBe('Invalid month "2024-13": expected YYYY-MM, e.g. "2024-02"');
+  test('retried with the same Idempotency-Key, answers the report it started instead of a second one', async () => {
+    const post = (cookie = ''): Promise<Response> =>
+      fetch(`${demo.url}/tasks`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json', 'Idempotency-Key': `retry-${process.pid}`, Cookie: cookie },
+        body: JSON.stringify({ type: 'report', input: { month: '2024-05' } }),
+      });
+    const first = await post();
+    expect(first.status).toBe(202);
+    // The same browser: its owner cookie (keys are per owner).
+    const again = await post(
+      first.headers
+        .getSetCookie()
+        .map((cookie) => cookie.split(';')[0])
+        .join('; '),
+    );
+    expect(again.status).toBe(200);
+    expect(again.headers.get('idempotent-replayed')).toBe('true');
+    const task = (await first.json()) as { id: string };
+    expect(((await again.json()) as { id: string }).id).toBe(task.id);
+    expect((await follow(task.id)).at(-1)?.event).toBe('complete');
   });
 
   test('cancelled with DELETE, ends with a cancelled event and leaves no file behind', async () => {

@@ -85,12 +85,12 @@ describe('CORS', () => {
   });
   afterEach(() => t.close());
 
-  it('applies to successes and exposes Location', async () => {
+  it('applies to successes and exposes Location and Idempotent-Replayed', async () => {
     const res = await request(t.server).post('/tasks').set('Origin', 'https://app.example').send({ type: 'echo' });
     expect(res.status).toBe(202);
     expect(res.headers['access-control-allow-origin']).toBe('https://app.example');
     expect(res.headers['access-control-allow-credentials']).toBe('true');
-    expect(res.headers['access-control-expose-headers']).toBe('Location');
+    expect(res.headers['access-control-expose-headers']).toBe('Location,Idempotent-Replayed');
   });
 
   it('applies to errors and to event streams', async () => {

@@ -95,6 +95,27 @@ describe('queue limit', () => {
   });
 });
 
+describe('per-owner queue limit', () => {
+  it('answers POST with 429 too_many_tasks and Retry-After past maxQueuedPerOwner, for that owner only', async () => {
+    app = await startApp({
+      runner: { worker: false, maxQueuedPerOwner: 2 },
+      middleware: { owner: (ctx) => ctx.get('x-user') || undefined, retryMs: 2_000 },
+      define: (runner) => runner.define('report'),
+    });
+    const as = (user: string): Record<string, string> => (user === '' ? {} : { 'x-user': user });
+    for (const user of ['alice', 'alice', '', '']) {
+      expect((await postJson(app.base, '/tasks', { type: 'report' }, as(user))).status).toBe(202);
+    }
+    for (const user of ['alice', '']) {
+      const refused = await postJson(app.base, '/tasks', { type: 'report' }, as(user));
+      expect(refused.status).toBe(429);
+      expect(refused.headers.get('retry-after')).toBe('2');
+      expect(await refused.json()).toEqual({ error: { code: 'too_many_tasks', message: expect.any(String) } });
+    }
+    expect((await postJson(app.base, '/tasks', { type: 'report' }, as('bob'))).status).toBe(202);
+  });
+});
+
 describe('closing', () => {
   it('answers POST with 503 and Retry-After once the middleware or the runner is closed', async () => {
     app = await startApp({ define: (runner) => runner.define('quick', () => 1) });

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { rmSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 
 // These run against the built package (npm test builds first), resolved by name through package.json `exports`.
@@ -68,6 +68,26 @@ describe('the published entry', () => {
       "runner.define('bad', (job) => job.progress('40'));",
     ].join('\n');
     for (const file of ['consumer.mts', 'consumer.cts']) compileConsumer(file, consumer);
+  });
+
+  it("infers job.input from a Standard Schema validator's output, with nothing more to install for it", () => {
+    const consumer = [
+      "import { z } from 'zod';",
+      "import { TaskRunner, InvalidInputError } from 'koa-sse-tasks';",
+      'const runner = new TaskRunner();',
+      "const input = z.object({ month: z.string(), kind: z.enum(['daily', 'weekly']).default('daily') });",
+      "runner.define('report', (job) => `${job.input.month.toUpperCase()} ${job.input.kind}`, { input });",
+      "runner.start('report', {}).catch((error: unknown) => error instanceof InvalidInputError && error.issues[0]?.path);",
+      '// @ts-expect-error the schema outputs a string',
+      "runner.define('bad', (job) => job.input.month.toFixed(), { input });",
+    ].join('\n');
+    for (const file of ['schema-consumer.mts', 'schema-consumer.cts']) compileConsumer(file, consumer);
+    // The spec's interface is ours (src/standard-schema.ts): no built type imports @standard-schema/spec.
+    const dist = path.join(root, 'dist');
+    const naming = readdirSync(dist, { recursive: true, encoding: 'utf8' }).filter(
+      (file) => /\.d\.m?ts$/.test(file) && /["']@standard-schema\//.test(readFileSync(path.join(dist, file), 'utf8')),
+    );
+    expect(naming).toEqual([]);
   });
 
   it('ships the browser client as ES modules with types (koa-sse-tasks/client)', () => {

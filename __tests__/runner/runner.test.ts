@@ -244,7 +244,7 @@ describe('TaskRunner', () => {
     const member = (): never => {
       throw new Error('never called');
     };
-    /** A store of an older contract: no owner index, and a `shared` that is not a flag. */
+    /** A store of an older contract: no idempotent enqueue, no owner index, and a `shared` that is not a flag. */
     class OldStore {
       readonly shared = 'yes';
       commit = member;
@@ -264,8 +264,8 @@ describe('TaskRunner', () => {
     runner = new TaskRunner();
     expect(() => new TaskRunner({ store: new OldStore() as never })).toThrow(
       'koa-sse-tasks: expected `store` to be a TaskStore (e.g. new MemoryStore()), got OldStore, which lacks ' +
-        'TaskLog.readWithOutput(), OwnerIndex.tasksOf(), OwnerIndex.onOwnerTask() and StoreLifecycle.shared ' +
-        '(a boolean). A store implements ' +
+        'TaskLog.readWithOutput(), JobQueue.enqueueOnce(), OwnerIndex.tasksOf(), OwnerIndex.onOwnerTask() and ' +
+        'StoreLifecycle.shared (a boolean). A store implements ' +
         'every member of TaskLog, JobQueue, OwnerIndex and StoreLifecycle (their TSDoc says what each promises) and ' +
         'passes the conformance suite (__tests__/store/conformance.ts in the repository)',
     );

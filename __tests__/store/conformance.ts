@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { describeSubmission } from './conformance-submission';
 import {
   CommitConflictError,
   QueueFullError,
@@ -395,6 +396,8 @@ export function describeTaskStore(name: string, makeStore: () => TaskStore | Pro
         await waitFor(() => woken > 0);
         off();
       });
+
+      describeSubmission(() => store);
     });
 
     describe('OwnerIndex', () => {

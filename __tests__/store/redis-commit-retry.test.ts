@@ -83,7 +83,7 @@ describe('RedisStore when the connection resets after a commit ran and before it
     ]);
     expectReconnected();
 
-    expect(await redis.lrange(`${prefix}queue:${type}`, 0, -1)).toEqual([taskId]);
+    expect(await store.queuedCount([type])).toBe(1);
     expect((await stored(taskId)).map(({ id, event: name }) => ({ id, event: name }))).toEqual([
       { id: event.id, event: 'status' },
     ]);

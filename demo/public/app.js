@@ -1,6 +1,8 @@
-// The page's script: start a report (POST /tasks), follow it (watchTask on /tasks/:id/events, from the package's
-// browser client), cancel it (DELETE /tasks/:id). The task id goes in the URL hash, so a reload picks the same task
-// up again. "My reports" follows every report of this browser on one stream (watchTasks on /tasks/events).
+// The page's script: start a report (POST /tasks, with an Idempotency-Key so a retried POST never starts it twice),
+// show the server's message next to each field it refuses (400 invalid_input), follow the report (watchTask on
+// /tasks/:id/events, from the package's browser client), cancel it (DELETE /tasks/:id). The task id goes in the URL
+// hash, so a reload picks the same task up again. "My reports" follows every report of this browser on one stream
+// (watchTasks on /tasks/events).
 import { watchTask, watchTasks } from '/client/index.js';
 
 const $ = (id) => document.getElementById(id);
@@ -43,20 +45,30 @@ followMine();
 
 async function start(type, input) {
   stopFollowing();
+  clearFieldErrors();
   const title = titleOf(type, input);
   show(title);
   setStatus('Starting…');
+  // One key per click: if the network drops the answer, the retry below replays the same task instead of a second.
+  const key = randomKey();
   let response;
-  try {
-    response = await fetch('/tasks', {
-      method: 'POST',
-      headers: { 'Content-Type': 'application/json' },
-      body: JSON.stringify({ type, input }),
-    });
-  } catch {
-    return problem('The server cannot be reached. Is the demo still running?');
+  for (let attempt = 1; response === undefined; attempt++) {
+    try {
+      response = await fetch('/tasks', {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json', 'Idempotency-Key': key },
+        body: JSON.stringify({ type, input }),
+      });
+    } catch {
+      if (attempt === 3) return problem('The server cannot be reached. Is the demo still running?');
+      await new Promise((resolve) => setTimeout(resolve, 500 * attempt));
+    }
   }
   const body = await response.json().catch(() => ({}));
+  if (body.error?.code === 'invalid_input' && showFieldErrors(body.error.issues)) {
+    ui.task.hidden = true;
+    return;
+  }
   if (!response.ok) return problem(body.error?.message ?? `The server answered ${response.status}.`);
   sessionStorage.setItem(`title:${body.id}`, title);
   // "My reports" may have heard of the task before this answer: give its row the title too.
@@ -64,6 +76,35 @@ async function start(type, input) {
   if (named?.firstChild) named.firstChild.textContent = title;
   history.replaceState(null, '', `#task=${encodeURIComponent(body.id)}`);
   follow(body);
+}
+
+/** A random Idempotency-Key (crypto.randomUUID() needs a secure context; getRandomValues does not). */
+function randomKey() {
+  const bytes = crypto.getRandomValues(new Uint8Array(16));
+  return Array.from(bytes, (byte) => byte.toString(16).padStart(2, '0')).join('');
+}
+
+/** Shows the first issue of each field next to it; false when one is about no field of the form. */
+function showFieldErrors(issues = []) {
+  const placed = issues.map((issue) => {
+    const field = form.elements.namedItem(String(issue.path?.[0] ?? ''));
+    const error = form.querySelector(`[data-error-for="${field?.name}"]`);
+    if (field === null || error === null) return false;
+    if (error.hidden) error.textContent = issue.message;
+    error.hidden = false;
+    field.setAttribute('aria-invalid', 'true');
+    return true;
+  });
+  form.querySelector('[aria-invalid="true"]')?.focus();
+  return issues.length > 0 && placed.every(Boolean);
+}
+
+function clearFieldErrors() {
+  for (const error of form.querySelectorAll('.field-error')) {
+    error.hidden = true;
+    error.textContent = '';
+  }
+  for (const field of form.querySelectorAll('[aria-invalid]')) field.removeAttribute('aria-invalid');
 }
 
 /** After a reload: find the task in the hash again, or say it is gone. */

@@ -1,6 +1,7 @@
 import type { Context } from 'koa';
 import { TaskError, TaskNotFoundError } from '../errors';
 import type { TaskRecord } from '../store/types';
+import type { TaskSnapshot } from '../types';
 import type { Visible } from '../streams/task-set';
 import type { ResolvedSseTasksOptions } from './options';
 import { queryValue, queryValues, quoted } from './query';
@@ -28,6 +29,8 @@ export interface TaskAccess {
    * of an owner.
    */
   feedOf(ctx: Context): Promise<{ owner: string; visible: Visible }>;
+  /** Whether a replayed `POST` may answer the task its `Idempotency-Key` started: 403 when `authorize` says no. */
+  mayReplay(ctx: Context, snapshot: TaskSnapshot): Promise<void>;
 }
 
 export function taskAccess(options: ResolvedSseTasksOptions, tokens: StreamTokens | undefined): TaskAccess {
@@ -51,10 +54,15 @@ export function taskAccess(options: ResolvedSseTasksOptions, tokens: StreamToken
     if (scope !== undefined) {
       if (!covers(scope, record))
         throw new TaskError('invalid_token', `The stream token does not cover the task ${id}`);
-    } else if (authorize !== undefined && (await authorize(ctx, record.snapshot)) !== true) {
-      throw new TaskError('forbidden', `You may not access the task ${id}`);
+    } else {
+      await authorized(ctx, record.snapshot);
     }
     return record;
+  };
+  const authorized = async (ctx: Context, snapshot: TaskSnapshot): Promise<void> => {
+    if (authorize !== undefined && (await authorize(ctx, snapshot)) !== true) {
+      throw new TaskError('forbidden', `You may not access the task ${snapshot.id}`);
+    }
   };
   return {
     async find(ctx, id) {
@@ -87,6 +95,7 @@ export function taskAccess(options: ResolvedSseTasksOptions, tokens: StreamToken
       };
       return { owner, visible };
     },
+    mayReplay: authorized,
   };
 }
 

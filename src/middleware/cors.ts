@@ -1,6 +1,7 @@
 import cors, { type Options as KoaCorsOptions } from '@koa/cors';
 import type { Context, Middleware } from 'koa';
 import { optionError } from '../util/validate';
+import { IDEMPOTENCY_KEY_HEADER, REPLAYED_HEADER } from './idempotency';
 
 /**
  * `@koa/cors` options, where `origin` may also be an allow-list: the request's `Origin` is answered only when listed
@@ -9,7 +10,9 @@ import { optionError } from '../util/validate';
 export type CorsOptions = Omit<KoaCorsOptions, 'origin'> & { origin?: KoaCorsOptions['origin'] | readonly string[] };
 
 /**
- * The CORS middleware for every response under the prefix, `Location` always exposed. Refuses `credentials`
+ * The CORS middleware for every response under the prefix: `Location` and `Idempotent-Replayed` always exposed, and
+ * `Idempotency-Key` allowed in preflights (`@koa/cors` allows what a preflight asks for unless `allowHeaders` is
+ * given; then it is added to them). Refuses `credentials`
  * without an explicit origin: `@koa/cors` would then reflect any origin, letting every site read the user's tasks.
  */
 export function corsMiddleware(options: CorsOptions): Middleware {
@@ -35,7 +38,13 @@ export function corsMiddleware(options: CorsOptions): Middleware {
   } else {
     resolved = origin as KoaCorsOptions['origin'];
   }
-  const exposed = options.exposeHeaders ?? [];
-  const exposeHeaders = [...(Array.isArray(exposed) ? exposed : exposed.split(',').map((h) => h.trim())), 'Location'];
-  return cors({ ...options, origin: resolved, exposeHeaders });
+  const exposeHeaders = [...headerList(options.exposeHeaders), 'Location', REPLAYED_HEADER];
+  const allowed = options.allowHeaders;
+  const allowHeaders = allowed === undefined ? undefined : [...headerList(allowed), IDEMPOTENCY_KEY_HEADER];
+  return cors({ ...options, origin: resolved, exposeHeaders, ...(allowHeaders === undefined ? {} : { allowHeaders }) });
+}
+
+function headerList(headers: string | string[] | undefined): string[] {
+  if (headers === undefined) return [];
+  return Array.isArray(headers) ? headers : headers.split(',').map((header) => header.trim());
 }

@@ -25,7 +25,8 @@ export interface SseTasksOptions {
   /** Names the user who starts a task (`POST`); recorded as the task's `owner`. @default none */
   owner?: (ctx: Context) => string | undefined;
   /**
-   * `@koa/cors` options for every response under the prefix (errors too); `Location` is always exposed. `origin` may
+   * `@koa/cors` options for every response under the prefix (errors too); `Location` and `Idempotent-Replayed` are
+   * always exposed, `Idempotency-Key` always allowed. `origin` may
    * be a list of origins; with `credentials`, an `origin` other than `'*'` is required. @default false
    */
   cors?: CorsOptions | false;
@@ -83,7 +84,7 @@ export function resolveSseTasksOptions(options: SseTasksOptions): ResolvedSseTas
   if (typeof options !== 'object' || options === null)
     throw optionError('options', 'an object with a `runner`', options);
   const { runner, prefix = MIDDLEWARE_DEFAULTS.prefix, cors = false } = options;
-  if (typeof runner !== 'object' || runner === null || typeof runner.start !== 'function') {
+  if (typeof runner !== 'object' || runner === null || typeof runner.submit !== 'function') {
     throw optionError('runner', 'a TaskRunner (new TaskRunner())', runner);
   }
   if (typeof prefix !== 'string' || !/^(\/[A-Za-z0-9._~-]+)+$/.test(prefix)) {

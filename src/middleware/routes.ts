@@ -8,8 +8,10 @@ import { readJsonBody, toStartRequest } from './body';
 import { corsMiddleware } from './cors';
 import { answerErrors } from './errors';
 import { serveTaskEvents } from './events';
+import { idempotencyKeyOf, REPLAYED_HEADER } from './idempotency';
 import { serveLongPoll, waitOf } from './long-poll';
 import type { Streaming } from './open-stream';
+import type { StartOptions } from '../runner/runner';
 import type { ResolvedSseTasksOptions } from './options';
 import { serveOwnerFeed, serveTaskSet } from './task-sets';
 
@@ -39,10 +41,19 @@ export function taskRouter(options: ResolvedSseTasksOptions, deps: RouteDeps): R
 
   const start: Handler = async (ctx) => {
     refuseWhenClosing();
+    const idempotencyKey = idempotencyKeyOf(ctx);
     const { type, input } = toStartRequest(await readJsonBody(ctx, bodyLimit));
     const owner = options.owner?.(ctx);
-    const snapshot = await runner.start(type, input, owner === undefined ? {} : { owner });
-    ctx.status = 202;
+    const startOptions: StartOptions = {};
+    if (owner !== undefined) startOptions.owner = owner;
+    if (idempotencyKey !== undefined) startOptions.idempotencyKey = idempotencyKey;
+    const { snapshot, replayed } = await runner.submit(type, input, startOptions);
+    if (replayed) {
+      // A key is not a way to read a task this request may not see.
+      await access.mayReplay(ctx, snapshot);
+      ctx.set(REPLAYED_HEADER, 'true');
+    }
+    ctx.status = replayed ? 200 : 202;
     // Where this router is mounted (a router of the app's own may nest it under a prefix of its own).
     ctx.set('Location', `${ctx.path.replace(/\/$/, '')}/${snapshot.id}`);
     ctx.body = snapshot;

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { isFinished } from '../vocabulary';
-import type { ClaimedTask, Lease } from '../store/types';
+import type { ClaimedTask, ClaimLimits, Lease } from '../store/types';
 import type { RunnerContext } from './context';
 import { finishTask } from './finish-task';
 import { LocalTask, type TaskDefinition, type TaskHolder } from './local-task';
@@ -15,7 +15,7 @@ const REAP_BATCH = 100;
 /** What a claimer is made of: its runner's context and options, and the types it runs. */
 export interface JobClaimerSetup {
   context: RunnerContext;
-  options: Pick<ResolvedRunnerOptions, 'worker' | 'concurrency' | 'leaseMs'>;
+  options: Pick<ResolvedRunnerOptions, 'worker' | 'concurrency' | 'leaseMs' | 'concurrencyPerOwner'>;
   /** The runner's task types; it may define more later, which the next claim picks up. */
   defined: ReadonlyMap<string, TaskDefinition>;
 }
@@ -44,6 +44,8 @@ export class JobClaimer {
     },
   };
   readonly #lease: Lease;
+  /** What every claim respects: `concurrencyPerOwner`. */
+  readonly #limits: ClaimLimits;
   #running = 0;
   /** Set by `close()`: from then on nothing more is claimed or taken over. */
   #closing = false;
@@ -63,6 +65,8 @@ export class JobClaimer {
       holder: `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`,
       leaseMs: options.leaseMs,
     };
+    const { concurrencyPerOwner } = options;
+    this.#limits = concurrencyPerOwner === undefined ? {} : { concurrencyPerOwner };
     this.#startMaintenance();
   }
 
@@ -119,16 +123,19 @@ export class JobClaimer {
     clearTimeout(timer);
   }
 
-  /** A store of this process dies with the runner: what is still queued there can never run. */
+  /**
+   * A store of this process dies with the runner: what is still queued there can never run. Claimed without
+   * `concurrencyPerOwner`: they are failed, not run.
+   */
   async #failQueued(): Promise<void> {
     const types = [...this.#defined.keys()];
-    for (let claimed = await this.#claim(types); claimed !== undefined; claimed = await this.#claim(types)) {
+    for (let claimed = await this.#claim(types, {}); claimed !== undefined; claimed = await this.#claim(types, {})) {
       await this.#fail(claimed.snapshot.id, CLOSED_MESSAGE);
     }
   }
 
-  #claim(types: string[]): Promise<ClaimedTask | undefined> {
-    return this.#context.store.claim(types, this.#lease).catch((error: unknown) => {
+  #claim(types: string[], limits = this.#limits): Promise<ClaimedTask | undefined> {
+    return this.#context.store.claim(types, this.#lease, limits).catch((error: unknown) => {
       this.#context.report(error);
       return undefined;
     });

@@ -5,7 +5,10 @@ import { integerOption, optionError } from '../util/validate';
 
 /** Options of `new TaskRunner()`. */
 export interface TaskRunnerOptions {
-  /** How many jobs run at once; the others wait, `queued`, first in first out. @default 4 */
+  /**
+   * How many jobs run at once here; the others wait, `queued`. Owners take turns: each owner's tasks start first in,
+   * first out, one owner's turn after another's. @default 4
+   */
   concurrency?: number;
   /** How many events each task keeps for replay to reconnecting clients. @default 1000 */
   historyLimit?: number;
@@ -19,6 +22,19 @@ export interface TaskRunnerOptions {
    * `QueueFullError` (`POST` answers 503 with `Retry-After`). @default 10_000
    */
   maxQueued?: number;
+  /**
+   * How many tasks of one owner (`StartOptions.owner`, the middleware's `owner(ctx)`) may wait `queued`, over every
+   * type, counted in the store in the same step that queues; past it `start()` rejects with a `QueueFullError` whose
+   * `limit` is `'maxQueuedPerOwner'` (`POST` answers 429 `too_many_tasks` with `Retry-After`). The tasks without an
+   * owner count as one owner. @default none
+   */
+  maxQueuedPerOwner?: number;
+  /**
+   * How many jobs of one owner may run at once in the whole deployment (over every worker sharing the store); the
+   * owner's other tasks wait `queued` while other owners' run. The tasks without an owner count as one owner. Give
+   * every runner sharing a store the same value. @default none
+   */
+  concurrencyPerOwner?: number;
   /** How long a finished task is kept, in ms, before `get()` returns `undefined`. @default 3_600_000 (1 hour) */
   ttlMs?: number;
   /** Where snapshots, events and the job queue live. `runner.close()` closes it. @default new MemoryStore() */
@@ -63,6 +79,8 @@ export interface ResolvedRunnerOptions {
   /** The limits every commit of this runner carries: one frozen object. */
   limits: CommitLimits;
   maxQueued: number;
+  maxQueuedPerOwner: number | undefined;
+  concurrencyPerOwner: number | undefined;
   store: TaskStore;
   worker: boolean;
   leaseMs: number;
@@ -80,12 +98,21 @@ export function resolveRunnerOptions(options: TaskRunnerOptions = {}): ResolvedR
   if (typeof options !== 'object' || options === null) throw optionError('options', 'an object', options);
   const { concurrency = RUNNER_DEFAULTS.concurrency, maxQueued = RUNNER_DEFAULTS.maxQueued, store } = options;
   const { worker = RUNNER_DEFAULTS.worker, leaseMs = RUNNER_DEFAULTS.leaseMs } = options;
+  const { maxQueuedPerOwner, concurrencyPerOwner } = options;
   if (store !== undefined) checkStore('store', store, 'e.g. new MemoryStore()');
   if (typeof worker !== 'boolean') throw optionError('worker', 'true or false', worker);
   return {
     concurrency: integerOption('concurrency', concurrency, 1, 10_000),
     limits: resolveCommitLimits(options),
     maxQueued: integerOption('maxQueued', maxQueued, 1, 100_000_000),
+    maxQueuedPerOwner:
+      maxQueuedPerOwner === undefined
+        ? undefined
+        : integerOption('maxQueuedPerOwner', maxQueuedPerOwner, 1, 100_000_000),
+    concurrencyPerOwner:
+      concurrencyPerOwner === undefined
+        ? undefined
+        : integerOption('concurrencyPerOwner', concurrencyPerOwner, 1, 10_000),
     store: store ?? new MemoryStore(),
     worker,
     leaseMs: integerOption('leaseMs', leaseMs, 100),

@@ -1,22 +1,49 @@
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import { RunnerClosedError, UnknownTaskTypeError } from '../errors';
-import type { TaskStore } from '../store/types';
+import { InvalidInputError, RunnerClosedError, UnknownTaskTypeError } from '../errors';
+import type { StandardSchemaV1 } from '../standard-schema';
+import type { QueueBound, TaskStore } from '../store/types';
 import type { TaskEvent, TaskHandler, TaskSnapshot } from '../types';
 import { integerOption, optionError } from '../util/validate';
 import { resolveTaskTypeOptions, type TaskTypeOptions } from './attempt';
 import { JobClaimer } from './claimer';
 import type { RunnerContext, StalledInfo } from './context';
 import { finishTask } from './finish-task';
+import { idempotencyKeyOf } from './idempotency';
 import type { TaskDefinition } from './local-task';
 import { resolveRunnerOptions, type ResolvedRunnerOptions, type TaskRunnerOptions } from './options';
+import { schemaOption, validateInput } from './validate';
 
 export type { StalledInfo };
 
-/** Options of `runner.start()`. */
+/**
+ * `runner.define()`'s options with an input schema: the type's options, and `input`, a Standard Schema v1 validator
+ * (zod, valibot, arktype...) that every input is checked with before anything is stored. Its output is what the job
+ * gets as `job.input`, and its type too.
+ */
+export interface TaskTypeOptionsWithInput<Schema extends StandardSchemaV1> extends TaskTypeOptions {
+  input: Schema;
+}
+
+/** Options of `runner.start()` and `runner.submit()`. */
 export interface StartOptions {
   /** Recorded as the task's `owner`; the middleware's default `authorize` compares it with `owner(ctx)`. */
   owner?: string;
+  /**
+   * Starts the task once per key and owner, while the task is kept: a repeat with the same key (from the same
+   * `owner`, or again with none) gets the task the first call started, even if it has finished, and starts nothing.
+   * A repeat with another type or input rejects with `IdempotencyKeyReusedError`. 1 to 255 characters from 0x21 to
+   * 0x7E; the same keys as the `Idempotency-Key` header of `POST /tasks`. @default none
+   */
+  idempotencyKey?: string;
+}
+
+/** What `runner.submit()` resolves with: the task, and whether its idempotency key had already started it. */
+export interface Submission {
+  /** The new task's first (`queued`) snapshot, or the current snapshot of the task its key already started. */
+  snapshot: TaskSnapshot;
+  /** True when the idempotency key had already started the task: nothing was started now. */
+  replayed: boolean;
 }
 
 /** Options of `runner.close()`. */
@@ -29,8 +56,8 @@ export interface CloseOptions {
 }
 
 /**
- * The runner's events: `event` for every event committed by this runner, `error` for a failed store write,
- * `stalled` when a job of a type with `stallMs` has gone that long without `job.progress()`.
+ * The runner's events: `event` for every event committed by this runner, `error` for a failed store write (or an
+ * input schema that threw), `stalled` when a job of a type with `stallMs` has gone that long without `job.progress()`.
  */
 export interface TaskRunnerEvents {
   event: [taskId: string, event: TaskEvent];
@@ -53,6 +80,8 @@ export class TaskRunner extends EventEmitter<TaskRunnerEvents> {
   readonly #defined = new Map<string, TaskDefinition>();
   /** Types declared without a handler (`worker: false`): this runner starts them, others run them. */
   readonly #declared = new Set<string>();
+  /** The input schema of each type defined (or declared) with one. */
+  readonly #schemas = new Map<string, StandardSchemaV1>();
   readonly #claimer: JobClaimer;
   #closing: Promise<void> | undefined;
 
@@ -72,26 +101,45 @@ export class TaskRunner extends EventEmitter<TaskRunnerEvents> {
   }
 
   /**
-   * Defines (or replaces) the handler of a task type, with its `timeoutMs`, `retries`, `backoffMs` and `stallMs`.
-   * A runner with `worker: false` may declare a type without a handler: it starts such tasks, and runners in other
-   * processes run them.
+   * Defines (or replaces) the handler of a task type, with its `timeoutMs`, `retries`, `backoffMs` and `stallMs`, and
+   * its `input` schema: a Standard Schema v1 validator (zod, valibot, arktype...) that `start()` and `POST /tasks`
+   * check every input with before anything is stored; the job gets its output, and TypeScript infers `job.input`
+   * from it. A runner with `worker: false` may declare a type without a handler, `define(type, { input })`: it starts
+   * such tasks (validating them with the schema), and runners in other processes run them.
    */
+  define<Schema extends StandardSchemaV1, Result = unknown>(
+    type: string,
+    handler: TaskHandler<StandardSchemaV1.InferOutput<Schema>, Result>,
+    options: TaskTypeOptionsWithInput<Schema>,
+  ): this;
+  define<Schema extends StandardSchemaV1>(type: string, options: TaskTypeOptionsWithInput<Schema>): this;
   define<Input = unknown, Result = unknown>(
     type: string,
     handler?: TaskHandler<Input, Result>,
-    options?: TaskTypeOptions,
+    options?: TaskTypeOptions & { input?: undefined },
+  ): this;
+  define(
+    type: string,
+    handlerOrOptions?: TaskHandler | (TaskTypeOptions & { input?: StandardSchemaV1 }),
+    maybeOptions?: TaskTypeOptions & { input?: StandardSchemaV1 },
   ): this {
     if (typeof type !== 'string' || type.length === 0) throw optionError('type', 'a non-empty string', type);
+    const declaration = typeof handlerOrOptions === 'object' && handlerOrOptions !== null;
+    const handler = declaration ? undefined : handlerOrOptions;
+    const options = declaration ? handlerOrOptions : maybeOptions;
     const resolved = resolveTaskTypeOptions(options);
+    const schema = schemaOption(`input of ${JSON.stringify(type)}`, options?.input);
     if (handler === undefined && !this.#options.worker) {
       this.#declared.add(type);
+      this.#setSchema(type, schema);
       return this;
     }
     if (typeof handler !== 'function') {
       const hint = this.#options.worker ? ' (only a runner with `worker: false` may declare a type without one)' : '';
       throw optionError(`handler of ${JSON.stringify(type)}`, `a function${hint}`, handler);
     }
-    this.#defined.set(type, { handler: handler as TaskHandler, options: resolved });
+    this.#defined.set(type, { handler, options: resolved });
+    this.#setSchema(type, schema);
     this.#claimer.listen();
     this.#claimer.wake();
     return this;
@@ -102,13 +150,29 @@ export class TaskRunner extends EventEmitter<TaskRunnerEvents> {
     return [...new Set([...this.#defined.keys(), ...this.#declared])];
   }
 
-  /** Creates a task, `queued`, and queues it for a free slot here or on another worker. Resolves with its first snapshot. */
+  /**
+   * Creates a task, `queued`, and queues it for a free slot here or on another worker. Resolves with its first
+   * snapshot (with an `idempotencyKey` that already started a task: that task's current snapshot). Rejects with
+   * `InvalidInputError` when the type's schema refuses the input, before anything is stored.
+   */
   async start<Input = unknown>(type: string, input?: Input, options: StartOptions = {}): Promise<TaskSnapshot> {
+    return (await this.submit(type, input, options)).snapshot;
+  }
+
+  /**
+   * `start()`, saying whether the task was started now or its `idempotencyKey` had started it already (`replayed`):
+   * what `POST /tasks` answers with 202 or 200.
+   */
+  async submit(type: string, input?: unknown, options: StartOptions = {}): Promise<Submission> {
     if (this.#closing !== undefined) throw new RunnerClosedError();
     if (!this.#defined.has(type) && !this.#declared.has(type)) throw new UnknownTaskTypeError(type, this.types);
-    if (options.owner !== undefined && typeof options.owner !== 'string') {
-      throw optionError('owner', 'a string', options.owner);
-    }
+    if (typeof options !== 'object' || options === null) throw optionError('options', 'an object', options);
+    const { owner, idempotencyKey } = options;
+    if (owner !== undefined && typeof owner !== 'string') throw optionError('owner', 'a string', owner);
+    // The request as sent, before the schema fills defaults or transforms it.
+    const once = idempotencyKey === undefined ? undefined : idempotencyKeyOf(idempotencyKey, owner, type, input);
+    const value = await this.#validate(type, input);
+    if (this.#closing !== undefined) throw new RunnerClosedError();
     const now = new Date().toISOString();
     const snapshot: TaskSnapshot = {
       id: randomUUID(),
@@ -119,12 +183,23 @@ export class TaskRunner extends EventEmitter<TaskRunnerEvents> {
       createdAt: now,
       updatedAt: now,
     };
-    if (options.owner !== undefined) snapshot.owner = options.owner;
-    const bound = { types: this.types, maxQueued: this.#options.maxQueued };
-    const stored = await this.store.enqueue(Object.freeze(snapshot), input, this.#context.limits, bound);
+    if (owner !== undefined) snapshot.owner = owner;
+    Object.freeze(snapshot);
+    const { maxQueued, maxQueuedPerOwner } = this.#options;
+    const bound: QueueBound = { types: this.types, maxQueued };
+    if (maxQueuedPerOwner !== undefined) bound.maxQueuedPerOwner = maxQueuedPerOwner;
+    const { limits } = this.#context;
+    let stored: TaskEvent;
+    if (once === undefined) {
+      stored = await this.store.enqueue(snapshot, value, limits, bound);
+    } else {
+      const outcome = await this.store.enqueueOnce(snapshot, value, limits, once, bound);
+      if (!outcome.created) return { snapshot: outcome.record.snapshot, replayed: true };
+      stored = outcome.event;
+    }
     this.emit('event', snapshot.id, stored);
     this.#claimer.wake();
-    return snapshot;
+    return { snapshot, replayed: false };
   }
 
   /** The task's latest snapshot, or `undefined` if it is unknown or has expired. */
@@ -166,8 +241,26 @@ export class TaskRunner extends EventEmitter<TaskRunnerEvents> {
     await this.store.close();
   }
 
-  #report(error: unknown): void {
+  /** The input as the type's schema outputs it, or as given without one; a schema that throws is reported. */
+  async #validate(type: string, input: unknown): Promise<unknown> {
+    const schema = this.#schemas.get(type);
+    if (schema === undefined) return input;
+    try {
+      return await validateInput(type, schema, input);
+    } catch (error) {
+      if (!(error instanceof InvalidInputError))
+        this.#report(error, `the input schema of ${JSON.stringify(type)} threw`);
+      throw error;
+    }
+  }
+
+  #setSchema(type: string, schema: StandardSchemaV1 | undefined): void {
+    if (schema === undefined) this.#schemas.delete(type);
+    else this.#schemas.set(type, schema);
+  }
+
+  #report(error: unknown, what = 'a task store operation failed'): void {
     if (this.listenerCount('error') > 0) this.emit('error', error);
-    else console.error('koa-sse-tasks: a task store operation failed:', error);
+    else console.error(`koa-sse-tasks: ${what}:`, error);
   }
 }

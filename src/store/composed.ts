@@ -55,6 +55,10 @@ export abstract class ComposedStore implements TaskStore {
     return this.#queue.enqueue(...args);
   }
 
+  enqueueOnce(...args: Parameters<JobQueue['enqueueOnce']>): ReturnType<JobQueue['enqueueOnce']> {
+    return this.#queue.enqueueOnce(...args);
+  }
+
   claim(...args: Parameters<JobQueue['claim']>): ReturnType<JobQueue['claim']> {
     return this.#queue.claim(...args);
   }

@@ -23,6 +23,7 @@ export const STORE_MEMBERS = {
   } satisfies MemberKinds<TaskLog>,
   JobQueue: {
     enqueue: 'function',
+    enqueueOnce: 'function',
     claim: 'function',
     renew: 'function',
     reapExpired: 'function',

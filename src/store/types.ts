@@ -7,7 +7,15 @@ import type { JobQueue } from './job-queue';
 import type { OwnerIndex } from './owner-index';
 import type { TaskLog } from './task-log';
 
-export type { ClaimedTask, JobQueue, Lease, QueueBound } from './job-queue';
+export type {
+  ClaimedTask,
+  ClaimLimits,
+  EnqueueOnceOutcome,
+  IdempotencyKey,
+  JobQueue,
+  Lease,
+  QueueBound,
+} from './job-queue';
 export type { OwnedTask, OwnerIndex } from './owner-index';
 export type {
   CommitCondition,

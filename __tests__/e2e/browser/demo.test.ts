@@ -1,5 +1,5 @@
-// The demo page in every engine, as a person would use it: start, watch, download, cancel, fail, ten at once, a
-// server that restarts, and no reconnection after the end. What a page requested is read by a request log between
+// The demo page in every engine, as a person would use it: start, watch, download, cancel, fail, a refused month,
+// ten at once, a server that restarts, and no reconnection after the end. What a page requested is read by a request log between
 // the browser and the demo (helpers/request-log.ts), so every engine is watched alike.
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -226,6 +226,39 @@ describe.each(ENGINES)('the demo in %s', (engine) => {
       );
     } finally {
       await page.close();
+    }
+  });
+
+  test('a month the server refuses shows its message next to the field, and starts no report', async () => {
+    const log = await startRequestLog(fast.url);
+    const page = await open(log.base);
+    const posts = (): string[] => log.requests.filter((r) => r.method === 'POST').map((r) => r.url);
+    try {
+      await page.fill('#month', '');
+      await page.click('#generate');
+      await page.waitFor(() => {
+        const error = document.getElementById('month-error');
+        return error !== null && !error.hidden && error.getClientRects().length > 0;
+      });
+      expect(await page.evaluate(text, '#month-error')).toBe('Choose a month');
+      expect(await page.evaluate(() => document.getElementById('month')?.getAttribute('aria-invalid'))).toBe('true');
+      expect(await page.evaluate(() => (document.getElementById('task') as HTMLElement).hidden)).toBe(true);
+      expect(await page.evaluate(() => document.activeElement?.id)).toBe('month');
+      expect(posts()).toEqual(['/tasks']);
+      // Corrected, it starts, and the message goes.
+      await page.fill('#month', '2024-02');
+      await page.click('#generate');
+      await page.waitFor(
+        () => /completed/i.test((document.querySelector('#badge') as HTMLElement).innerText),
+        undefined,
+        15_000,
+      );
+      expect(await page.evaluate(() => (document.getElementById('month-error') as HTMLElement).hidden)).toBe(true);
+      expect(await page.evaluate(() => document.getElementById('month')?.getAttribute('aria-invalid'))).toBeNull();
+      expect(posts()).toEqual(['/tasks', '/tasks']);
+    } finally {
+      await page.close();
+      await log.close();
     }
   });
 

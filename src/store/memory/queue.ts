@@ -1,22 +1,36 @@
-import { QueueFullError } from '../../errors';
+import { IdempotencyKeyReusedError, QueueFullError } from '../../errors';
 import { isFinished } from '../../vocabulary';
 import type { TaskEvent, TaskSnapshot } from '../../types';
-import type { ClaimedTask, CommitLimits, JobQueue, Lease, QueueBound, TaskRecord } from '../types';
+import type {
+  ClaimedTask,
+  ClaimLimits,
+  CommitLimits,
+  EnqueueOnceOutcome,
+  IdempotencyKey,
+  JobQueue,
+  Lease,
+  QueueBound,
+  TaskRecord,
+} from '../types';
+import { FairQueue } from './fair-queue';
 import type { MemoryTaskLog } from './log';
 
-interface Queued {
-  taskId: string;
-  type: string;
-  input: unknown;
+interface Held {
+  holder: string;
+  deadline: number;
+  /** The owner group whose running task this is. */
+  group: string;
 }
 
-/** The memory store's `JobQueue`: queued tasks in order, and the leases of claimed ones. */
+/** The memory store's `JobQueue`: the fair queue (fair-queue.ts), the idempotency keys and the leases of claimed tasks. */
 export class MemoryJobQueue implements JobQueue {
   readonly #log: MemoryTaskLog;
-  readonly #queue: Queued[] = [];
-  /** type -> how many entries of that type `#queue` holds. */
-  readonly #queuedByType = new Map<string, number>();
-  readonly #leases = new Map<string, { holder: string; deadline: number }>();
+  readonly #queue = new FairQueue();
+  readonly #leases = new Map<string, Held>();
+  /** idempotency key -> its task and fingerprint; forgotten with the task. */
+  readonly #keys = new Map<string, { taskId: string; fingerprint: string }>();
+  /** task id -> its idempotency key. */
+  readonly #keyOf = new Map<string, string>();
   readonly #queuedListeners = new Set<() => void>();
 
   constructor(log: MemoryTaskLog) {
@@ -24,30 +38,44 @@ export class MemoryJobQueue implements JobQueue {
   }
 
   async enqueue(snapshot: TaskSnapshot, input: unknown, limits: CommitLimits, bound?: QueueBound): Promise<TaskEvent> {
-    if (bound !== undefined && this.#countQueued(bound.types) >= bound.maxQueued) {
-      throw new QueueFullError(bound.maxQueued);
-    }
-    const stored = this.#log.commitNow(snapshot, { event: 'status', data: JSON.stringify(snapshot) }, limits);
-    this.#queue.push({ taskId: snapshot.id, type: snapshot.type, input });
-    this.#queuedByType.set(snapshot.type, (this.#queuedByType.get(snapshot.type) ?? 0) + 1);
-    for (const listener of this.#queuedListeners) listener();
-    return stored;
+    return this.#enqueue(snapshot, input, limits, bound);
   }
 
-  async claim(types: readonly string[], { holder, leaseMs }: Lease): Promise<ClaimedTask | undefined> {
-    for (let i = 0; i < this.#queue.length; i++) {
-      const queued = this.#queue[i]!;
-      if (!types.includes(queued.type)) continue;
-      this.#queue.splice(i--, 1);
-      const left = this.#queuedByType.get(queued.type)! - 1;
-      if (left === 0) this.#queuedByType.delete(queued.type);
-      else this.#queuedByType.set(queued.type, left);
+  async enqueueOnce(
+    snapshot: TaskSnapshot,
+    input: unknown,
+    limits: CommitLimits,
+    once: IdempotencyKey,
+    bound?: QueueBound,
+  ): Promise<EnqueueOnceOutcome> {
+    const known = this.#keys.get(once.key);
+    const record = known === undefined ? undefined : this.#log.record(known.taskId);
+    if (record !== undefined) {
+      if (known!.fingerprint !== once.fingerprint) throw new IdempotencyKeyReusedError();
+      return { created: false, record };
+    }
+    const event = this.#enqueue(snapshot, input, limits, bound);
+    this.#keys.set(once.key, { taskId: snapshot.id, fingerprint: once.fingerprint });
+    this.#keyOf.set(snapshot.id, once.key);
+    return { created: true, event };
+  }
+
+  async claim(
+    types: readonly string[],
+    { holder, leaseMs }: Lease,
+    limits: ClaimLimits = {},
+  ): Promise<ClaimedTask | undefined> {
+    for (;;) {
+      const queued = this.#queue.pop(types, limits.concurrencyPerOwner);
+      if (queued === undefined) return undefined;
       const record = this.#log.record(queued.taskId);
-      if (record === undefined || record.snapshot.status !== 'queued') continue; // cancelled while queued
-      this.#leases.set(queued.taskId, { holder, deadline: Date.now() + leaseMs });
+      if (record === undefined || record.snapshot.status !== 'queued') {
+        this.#queue.released(queued.group); // never ran: its slot was never taken
+        continue;
+      }
+      this.#leases.set(queued.taskId, { holder, deadline: Date.now() + leaseMs, group: queued.group });
       return { ...record, input: queued.input };
     }
-    return undefined;
   }
 
   async renew(taskIds: readonly string[], { holder, leaseMs }: Lease): Promise<string[]> {
@@ -57,7 +85,7 @@ export class MemoryJobQueue implements JobQueue {
       const status = this.#log.record(taskId)?.snapshot.status;
       if (status !== undefined && isFinished(status)) lost.push(taskId);
       else if (lease !== undefined && lease.holder !== holder) lost.push(taskId);
-      else this.#leases.set(taskId, { holder, deadline: Date.now() + leaseMs });
+      else if (lease !== undefined) this.#leases.set(taskId, { ...lease, holder, deadline: Date.now() + leaseMs });
     }
     return lost;
   }
@@ -70,17 +98,17 @@ export class MemoryJobQueue implements JobQueue {
       if (lease.deadline > now) continue;
       const record = this.#log.record(taskId);
       if (record === undefined || isFinished(record.snapshot.status)) {
-        this.#leases.delete(taskId);
+        this.release(taskId);
         continue;
       }
-      this.#leases.set(taskId, { holder, deadline: now + leaseMs });
+      this.#leases.set(taskId, { ...lease, holder, deadline: now + leaseMs });
       reaped.push(record);
     }
     return reaped;
   }
 
   async queuedCount(types: readonly string[]): Promise<number> {
-    return this.#countQueued(types);
+    return this.#queue.count(types);
   }
 
   async onQueued(listener: () => void): Promise<() => void> {
@@ -88,18 +116,43 @@ export class MemoryJobQueue implements JobQueue {
     return () => void this.#queuedListeners.delete(listener);
   }
 
-  /** The task finished: its lease, if any, goes with it (the log tells, in the commit's step). */
+  /**
+   * The task finished (the log tells, in the commit's step): a task cancelled while queued leaves the queue, a
+   * claimed one gives its lease and its group's running slot back.
+   */
   release(taskId: string): void {
+    if (this.#queue.drop(taskId)) return;
+    const lease = this.#leases.get(taskId);
+    if (lease === undefined) return;
     this.#leases.delete(taskId);
+    this.#queue.released(lease.group);
+  }
+
+  /** The task was forgotten (its TTL passed): so is its idempotency key. */
+  forget(taskId: string): void {
+    const key = this.#keyOf.get(taskId);
+    if (key === undefined) return;
+    this.#keyOf.delete(taskId);
+    if (this.#keys.get(key)?.taskId === taskId) this.#keys.delete(key);
   }
 
   close(): void {
     this.#queuedListeners.clear();
   }
 
-  #countQueued(types: readonly string[]): number {
-    let count = 0;
-    for (const type of types) count += this.#queuedByType.get(type) ?? 0;
-    return count;
+  /** Checks the bounds, commits the task's first event and queues it, with nothing in between. */
+  #enqueue(snapshot: TaskSnapshot, input: unknown, limits: CommitLimits, bound: QueueBound | undefined): TaskEvent {
+    const group = snapshot.owner === undefined ? '-' : `o:${snapshot.owner}`;
+    if (bound !== undefined) {
+      if (this.#queue.count(bound.types) >= bound.maxQueued) throw new QueueFullError(bound.maxQueued);
+      const { maxQueuedPerOwner } = bound;
+      if (maxQueuedPerOwner !== undefined && this.#queue.countOf(group) >= maxQueuedPerOwner) {
+        throw new QueueFullError(maxQueuedPerOwner, 'maxQueuedPerOwner');
+      }
+    }
+    const stored = this.#log.commitNow(snapshot, { event: 'status', data: JSON.stringify(snapshot) }, limits);
+    this.#queue.push(snapshot.id, snapshot.type, group, input);
+    for (const listener of this.#queuedListeners) listener();
+    return stored;
   }
 }

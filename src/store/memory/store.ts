@@ -9,7 +9,8 @@ import { MemoryJobQueue } from './queue';
  *
  * Its parts: the log (`log.ts`), the queue and its leases (`queue.ts`), the owner index (`owners.ts`). A commit
  * tells the other two what they must know in the same synchronous step: a new task joins its owner's index, a
- * finished one releases its lease, a forgotten one leaves the index.
+ * finished one leaves the queue or releases its lease, a forgotten one leaves the index and takes its idempotency
+ * key with it.
  */
 export class MemoryStore extends ComposedStore {
   readonly shared = false;
@@ -22,7 +23,10 @@ export class MemoryStore extends ComposedStore {
     const log = new MemoryTaskLog({
       created: (snapshot) => owners.add(snapshot),
       finished: (taskId) => queue.release(taskId),
-      forgotten: (snapshot) => owners.remove(snapshot),
+      forgotten: (snapshot) => {
+        owners.remove(snapshot);
+        queue.forget(snapshot.id);
+      },
     });
     const queue = new MemoryJobQueue(log);
     super({ log, queue, owners });

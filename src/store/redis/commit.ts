@@ -1,20 +1,14 @@
 import { randomBytes } from 'node:crypto';
-import { CommitConflictError, QueueFullError, TaskFinishedError } from '../../errors';
+import { CommitConflictError, TaskFinishedError } from '../../errors';
 import { isFinished } from '../../vocabulary';
 import type { TaskEvent, TaskSnapshot } from '../../types';
-import type { CommitCondition, CommitLimits, NewTaskEvent, QueueBound } from '../types';
+import type { CommitCondition, CommitLimits, NewTaskEvent } from '../types';
 import type { CommandConnection } from './connections';
 import type { RedisKeys } from './keys';
 
-/** What a commit queues besides its event: the task's input (JSON), within `bound`. Only `enqueue` gives it. */
-export interface QueueWrite {
-  input: string;
-  bound: QueueBound | undefined;
-}
-
 /**
- * Runs the commit script (scripts.ts, COMMIT): the one write of the Redis store, shared by `commit` and `enqueue`.
- * Each call carries a token of its own, so a command that ioredis resends is not stored twice.
+ * Runs the commit script (scripts.ts, COMMIT): every write of the Redis store after a task's first, and hands out the
+ * tokens that the commit and enqueue scripts carry, so a command that ioredis resends is not stored twice.
  */
 export class RedisCommitter {
   readonly #command: CommandConnection;
@@ -28,17 +22,30 @@ export class RedisCommitter {
     this.#keys = keys;
   }
 
+  /**
+   * A token unique to one write call. ioredis resends a command whose reply a reset connection lost
+   * (autoResendUnfulfilledCommands); the scripts answer a resend carrying a token they have seen with the id they
+   * stored then, so a write is never stored twice.
+   */
+  token(): string {
+    return `${this.#tokenPrefix}.${(this.#commits++).toString(36)}`;
+  }
+
   async commit(
     snapshot: TaskSnapshot,
     event: NewTaskEvent,
     limits: CommitLimits,
     condition?: CommitCondition,
-    queue?: QueueWrite,
   ): Promise<TaskEvent> {
     const id = snapshot.id;
     const keys = this.#keys;
-    const bound = queue?.bound;
-    const args = [
+    const [outcome, detail] = await this.#command.sseTasksCommit(
+      keys.task(id),
+      keys.events(id),
+      ...keys.leases(),
+      keys.queues,
+      keys.owner(snapshot.owner ?? ''),
+      keys.output(id),
       JSON.stringify(snapshot),
       snapshot.status,
       event.event,
@@ -48,30 +55,14 @@ export class RedisCommitter {
       isFinished(snapshot.status) ? '1' : '0',
       condition === undefined ? '' : `c:${condition.ifLastEventId}`,
       id,
-      queue === undefined ? '0' : '1',
-      queue?.input ?? '',
       snapshot.type,
       snapshot.owner ?? '',
       limits.maxHistoryBytes,
-      bound?.maxQueued ?? '',
-      // ioredis resends a command whose reply a reset connection lost (autoResendUnfulfilledCommands); the script
-      // answers a resend carrying a token it has seen with the id it stored then, so a commit is never stored twice.
-      `${this.#tokenPrefix}.${(this.#commits++).toString(36)}`,
+      this.token(),
       event.previousId ?? '',
+      keys.prefix,
       event.clearOutput === true ? 'c' : event.appendOutput !== undefined ? `a${event.appendOutput}` : '',
-      ...(bound?.types ?? []),
-    ];
-    const [outcome, detail] = await this.#command.sseTasksCommit(
-      keys.task(id),
-      keys.events(id),
-      ...keys.leases(),
-      keys.queue(snapshot.type),
-      keys.queued,
-      keys.owner(snapshot.owner ?? ''),
-      keys.output(id),
-      ...args,
     );
-    if (outcome === 'full') throw new QueueFullError(bound?.maxQueued ?? 0);
     if (outcome === 'finished') throw new TaskFinishedError(id, detail ?? 'finished');
     if (outcome === 'conflict' && condition !== undefined) throw new CommitConflictError(id);
     return { id: detail!, event: event.event, data: event.data };

@@ -1,12 +1,13 @@
 import Redis, { type RedisOptions } from 'ioredis';
 import { REDIS_STORE_DEFAULTS, type RedisStoreLogger, type ResolvedRedisStoreOptions } from './options';
 import { StreamReader } from './reader';
-import { CLAIM, COMMIT, OWNED, REAP, RENEW } from './scripts';
+import { CLAIM, COMMIT, ENQUEUE, OWNED, REAP, RENEW } from './scripts';
 
 type Args = Array<string | number>;
 /** The scripts, as ioredis's `defineCommand` adds them to the connection. */
 interface ScriptCommands {
   sseTasksCommit(...args: Args): Promise<[string, string?]>;
+  sseTasksEnqueue(...args: Args): Promise<[string, string?, string?]>;
   sseTasksClaim(...args: Args): Promise<[string, string, string, string] | null>;
   sseTasksRenew(...args: Args): Promise<string[]>;
   sseTasksReap(...args: Args): Promise<string[]>;
@@ -55,9 +56,10 @@ export class RedisConnections {
       connection.on('error', (error: Error) => this.#lost(error));
       connection.on('ready', () => this.#back());
     }
-    command.defineCommand('sseTasksCommit', { numberOfKeys: 8, lua: COMMIT });
+    command.defineCommand('sseTasksCommit', { numberOfKeys: 7, lua: COMMIT });
+    command.defineCommand('sseTasksEnqueue', { numberOfKeys: 6, lua: ENQUEUE });
     command.defineCommand('sseTasksOwned', { numberOfKeys: 1, lua: OWNED });
-    command.defineCommand('sseTasksClaim', { numberOfKeys: 2, lua: CLAIM });
+    command.defineCommand('sseTasksClaim', { numberOfKeys: 3, lua: CLAIM });
     command.defineCommand('sseTasksRenew', { numberOfKeys: 2, lua: RENEW });
     command.defineCommand('sseTasksReap', { numberOfKeys: 2, lua: REAP });
     this.command = command as CommandConnection;

@@ -27,9 +27,14 @@ export class RedisKeys {
     return `${this.prefix}owner:${owner}`;
   }
 
-  /** The list of queued task ids of a type. */
-  queue(type: string): string {
-    return `${this.prefix}queue:${type}`;
+  /** The fair queue's counters (turns, counts per type and per group, running and parked groups): one hash. */
+  get queues(): string {
+    return `${this.prefix}queues`;
+  }
+
+  /** An idempotency key's hash (its task id and fingerprint), by the key's digest (`IdempotencyKey.key`). */
+  once(key: string): string {
+    return `${this.prefix}once:${key}`;
   }
 
   /** The stream that wakes runners when a task is queued. */

@@ -1,10 +1,22 @@
+import { IdempotencyKeyReusedError, QueueFullError, type QueueLimit } from '../../errors';
 import type { TaskEvent, TaskSnapshot } from '../../types';
-import type { ClaimedTask, CommitLimits, JobQueue, Lease, NewTaskEvent, QueueBound, TaskRecord } from '../types';
+import type {
+  ClaimedTask,
+  ClaimLimits,
+  CommitLimits,
+  EnqueueOnceOutcome,
+  IdempotencyKey,
+  JobQueue,
+  Lease,
+  QueueBound,
+  TaskRecord,
+} from '../types';
 import type { RedisContext } from './context';
 
 /**
- * The Redis store's `JobQueue`: a list of queued ids per type, leases in a sorted set (deadlines) and a hash
- * (holders), and a stream that wakes the runners. Claims, renewals and takeovers are each one script, on Redis time.
+ * The Redis store's `JobQueue`: the fair queue (a list per type and owner group, a sorted set of the lanes' heads per
+ * type, one hash of counters: scripts.ts says how), leases in a sorted set (deadlines) and a hash (holders), and a
+ * stream that wakes the runners. Enqueues, claims, renewals and takeovers are each one script, on Redis time.
  */
 export class RedisJobQueue implements JobQueue {
   readonly #context: RedisContext;
@@ -14,23 +26,37 @@ export class RedisJobQueue implements JobQueue {
   }
 
   async enqueue(snapshot: TaskSnapshot, input: unknown, limits: CommitLimits, bound?: QueueBound): Promise<TaskEvent> {
-    let json: string | undefined;
-    try {
-      json = JSON.stringify(input);
-    } catch (error) {
-      throw new TypeError(
-        `koa-sse-tasks: the input of a task must be JSON-serializable to queue it in Redis: ${(error as Error).message}`,
-        { cause: error },
-      );
-    }
-    const event: NewTaskEvent = { event: 'status', data: JSON.stringify(snapshot) };
-    return this.#context.committer.commit(snapshot, event, limits, undefined, { input: json ?? '', bound });
+    const outcome = await this.#enqueue(snapshot, input, limits, bound, undefined);
+    if (!outcome.created) throw new Error('koa-sse-tasks: an enqueue without an idempotency key found a task');
+    return outcome.event;
   }
 
-  async claim(types: readonly string[], { holder, leaseMs }: Lease): Promise<ClaimedTask | undefined> {
+  async enqueueOnce(
+    snapshot: TaskSnapshot,
+    input: unknown,
+    limits: CommitLimits,
+    once: IdempotencyKey,
+    bound?: QueueBound,
+  ): Promise<EnqueueOnceOutcome> {
+    return this.#enqueue(snapshot, input, limits, bound, once);
+  }
+
+  async claim(
+    types: readonly string[],
+    { holder, leaseMs }: Lease,
+    limits: ClaimLimits = {},
+  ): Promise<ClaimedTask | undefined> {
     if (types.length === 0) return undefined;
     const { redis, keys } = this.#context;
-    const claimed = await redis.command.sseTasksClaim(...keys.leases(), keys.prefix, holder, leaseMs, ...types);
+    const claimed = await redis.command.sseTasksClaim(
+      ...keys.leases(),
+      keys.queues,
+      keys.prefix,
+      holder,
+      leaseMs,
+      limits.concurrencyPerOwner ?? '',
+      ...types,
+    );
     if (claimed == null) return undefined;
     const [, snapshot, lastEventId, input] = claimed;
     return {
@@ -59,10 +85,9 @@ export class RedisJobQueue implements JobQueue {
   async queuedCount(types: readonly string[]): Promise<number> {
     if (types.length === 0) return 0;
     const { redis, keys } = this.#context;
-    const pipeline = redis.command.pipeline();
-    for (const type of types) pipeline.llen(keys.queue(type));
-    const answers = (await redis.timed(pipeline.exec(), 'a queue count')) ?? [];
-    return answers.reduce((sum, [error, count]) => (error === null ? sum + Number(count) : sum), 0);
+    const fields = types.map((type) => `type:${type}`);
+    const counts = await redis.timed(redis.command.hmget(keys.queues, ...fields), 'a queue count');
+    return counts.reduce((sum, count) => sum + (Number(count) || 0), 0);
   }
 
   async onQueued(listener: () => void): Promise<() => void> {
@@ -70,5 +95,60 @@ export class RedisJobQueue implements JobQueue {
     const key = keys.queued;
     const [latest] = await redis.timed(redis.command.xrevrange(key, '+', '-', 'COUNT', 1), 'a queue subscription');
     return redis.reader.follow(key, latest?.[0] ?? '0-0', () => listener());
+  }
+
+  /** The enqueue script (scripts.ts, ENQUEUE): the first commit, the fair queue, the bounds and the key, as one step. */
+  async #enqueue(
+    snapshot: TaskSnapshot,
+    input: unknown,
+    limits: CommitLimits,
+    bound: QueueBound | undefined,
+    once: IdempotencyKey | undefined,
+  ): Promise<EnqueueOnceOutcome> {
+    let json: string | undefined;
+    try {
+      json = JSON.stringify(input);
+    } catch (error) {
+      throw new TypeError(
+        `koa-sse-tasks: the input of a task must be JSON-serializable to queue it in Redis: ${(error as Error).message}`,
+        { cause: error },
+      );
+    }
+    const { redis, keys, committer } = this.#context;
+    const { id, type, owner } = snapshot;
+    const data = JSON.stringify(snapshot);
+    const [outcome, first, second] = await redis.command.sseTasksEnqueue(
+      keys.task(id),
+      keys.events(id),
+      keys.queues,
+      keys.queued,
+      keys.owner(owner ?? ''),
+      keys.once(once?.key ?? ''),
+      keys.prefix,
+      id,
+      type,
+      owner === undefined ? '-' : `o:${owner}`,
+      owner ?? '',
+      data,
+      limits.historyLimit,
+      json ?? '',
+      committer.token(),
+      bound?.maxQueued ?? '',
+      bound?.maxQueuedPerOwner ?? '',
+      once?.fingerprint ?? '',
+      ...(bound?.types ?? []),
+    );
+    if (outcome === 'full') {
+      const limit = first as QueueLimit;
+      throw new QueueFullError(
+        (limit === 'maxQueuedPerOwner' ? bound?.maxQueuedPerOwner : bound?.maxQueued) ?? 0,
+        limit,
+      );
+    }
+    if (outcome === 'reused') throw new IdempotencyKeyReusedError();
+    if (outcome === 'existing') {
+      return { created: false, record: { snapshot: JSON.parse(first!) as TaskSnapshot, lastEventId: second! } };
+    }
+    return { created: true, event: { id: first!, event: 'status', data } };
   }
 }
