@@ -8,6 +8,8 @@ import { clientPage } from '../../helpers/client-page';
 import { defineControlled } from '../../helpers/controlled';
 
 interface Seen {
+  /** How many snapshots (`status` events) the page got: it is connected once there is one. */
+  statuses: number;
   text: string;
   deltas: string[];
   sources: string[];
@@ -22,7 +24,7 @@ function installRecorder(): void {
     client: { watchTask: (url: string, options: object) => () => void };
     watch: (url: string, options: { tokenUrl?: string }) => void;
   };
-  const seen: Seen = (w.seen = { text: '', deltas: [], sources: [], resets: 0, ended: undefined });
+  const seen: Seen = (w.seen = { statuses: 0, text: '', deltas: [], sources: [], resets: 0, ended: undefined });
   w.watch = (url, { tokenUrl, ...options }) => {
     const token =
       tokenUrl === undefined
@@ -33,6 +35,7 @@ function installRecorder(): void {
         seen.text = text;
         seen.deltas.push(delta);
       },
+      onStatus: () => seen.statuses++,
       on: { source: (data: { title: string }) => seen.sources.push(data.title) },
       onReset: () => seen.resets++,
       onComplete: (s: { outputLength: number }) => (seen.ended = `complete:${s.outputLength}`),
@@ -111,6 +114,8 @@ describe.each(ENGINES)('the browser client follows a job’s output in %s', (eng
     const id = await startTask(t.base, 'controlled');
     const { job, complete } = await controlled.running(id);
     await watch(`/tasks/${id}/events`);
+    // Connected first: a custom event emitted before the page joined is in its snapshot's past, never replayed.
+    await until((now) => now.statuses > 0, 'the page to connect');
     job.write('The quick ');
     job.emit('source', { title: 'first' });
     await until((now) => now.text === 'The quick ' && now.sources.length === 1, 'the first text and event');
