@@ -85,18 +85,19 @@ http {
 }
 
 /**
- * The README's nginx example (its `nginx` code block) for `startNginx()`: its `upstream app {}` with `servers` in
- * place of the README's, each with the parameters the README gives its own (`max_fails=0`), and its `location`.
+ * The documented nginx example (the first `nginx` code block of docs/deployment.md) for `startNginx()`: its
+ * `upstream app {}` with `servers` in place of the page's, each with the parameters the page gives its own
+ * (`max_fails=0`), and its `location`.
  */
 export function readmeNginx(servers: string[]): { http: string; location: string } {
-  const readme = readFileSync(path.join(__dirname, '..', '..', 'README.md'), 'utf8');
-  const block = /```nginx\n([\s\S]*?)```/.exec(readme)?.[1] ?? '';
+  const page = readFileSync(path.join(__dirname, '..', '..', 'docs', 'deployment.md'), 'utf8');
+  const block = /```nginx\n([\s\S]*?)```/.exec(page)?.[1] ?? '';
   const upstream = /^\s*upstream app \{[^}]*\}/m.exec(block)?.[0];
   const location = /^\s*location \/tasks \{[^}]*\}/m.exec(block)?.[0];
   const params = [...block.matchAll(/^\s*server \S+(.*?);/gm)].map((m) => m[1]!);
   if (upstream === undefined || location === undefined || params.length === 0 || new Set(params).size !== 1) {
     throw new Error(
-      'README.md: expected one nginx block with `upstream app {}` (alike servers) and `location /tasks {}`',
+      'docs/deployment.md: expected one nginx block with `upstream app {}` (alike servers) and `location /tasks {}`',
     );
   }
   const ours = servers.map((server) => `server ${server}${params[0]};`).join(' ');
