@@ -25,9 +25,13 @@ export class WatchError extends Error {
   }
 }
 
-/** The handlers of custom events, by name, each given the event's parsed data. */
+/**
+ * The handlers of custom events, by name, each given the event's parsed data. A handler may declare a narrower data
+ * type than a task type without declared events gives (`(data: { n: number }) => …`): its parameter is checked both
+ * ways, as a method's is.
+ */
 export type CustomHandlers<Events, Extra = object> = {
-  [Name in keyof Events]?: (data: Events[Name] & Extra) => void;
+  [Name in keyof Events]?: { handle(data: Events[Name] & Extra): void }['handle'];
 };
 
 /**
