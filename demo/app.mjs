@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import Koa from 'koa';
 import { sseTasks, TaskRunner } from 'koa-sse-tasks';
 import { REPORT_FILE, reportInput, reportJob } from './report.mjs';
+import { reactBundle } from './react/bundle.mjs';
 import { summaryInput, summaryJob } from './summary.mjs';
 
 export const DEMO_DEFAULTS = {
@@ -24,6 +25,7 @@ const PUBLIC_FILES = new Map([
   ['/', { file: 'index.html', type: 'text/html; charset=utf-8' }],
   ['/app.js', { file: 'app.js', type: 'text/javascript; charset=utf-8' }],
   ['/style.css', { file: 'style.css', type: 'text/css; charset=utf-8' }],
+  ['/react', { file: 'react.html', type: 'text/html; charset=utf-8' }],
 ]);
 const PUBLIC_DIR = new URL('./public/', import.meta.url);
 /** The browser client, as the package ships it (koa-sse-tasks/client): plain ES modules the page imports. */
@@ -123,6 +125,12 @@ async function servePublic(ctx, next) {
     ctx.type = 'text/javascript; charset=utf-8';
     ctx.set('Cache-Control', 'no-cache');
     ctx.body = file;
+    return;
+  }
+  if (ctx.path === '/react/app.js' && (ctx.method === 'GET' || ctx.method === 'HEAD')) {
+    ctx.type = 'text/javascript; charset=utf-8';
+    ctx.set('Cache-Control', 'no-cache');
+    ctx.body = await reactBundle();
     return;
   }
   const entry = PUBLIC_FILES.get(ctx.path);

@@ -55,9 +55,10 @@ const VISIBLE = `(selector) => {
   const element = document.querySelector(selector);
   return element !== null && element.getClientRects().length > 0;
 }`;
+// The prototype's setter, not `input.value = …`: React tracks the value a script assigns, and would see no change.
 const SET_VALUE = `({ selector, value }) => {
   const input = document.querySelector(selector);
-  input.value = value;
+  Object.getOwnPropertyDescriptor(Object.getPrototypeOf(input), 'value').set.call(input, value);
   input.dispatchEvent(new Event('input', { bubbles: true }));
   input.dispatchEvent(new Event('change', { bubbles: true }));
 }`;

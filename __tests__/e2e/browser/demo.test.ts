@@ -200,6 +200,32 @@ describe.each(ENGINES)('the demo in %s', (engine) => {
     }
   });
 
+  test('the React page (/react) starts a report and follows it, its log and "My reports" with the hooks', async () => {
+    const page = await open(`${fast.url}/react`);
+    try {
+      await page.waitFor(exists, '#generate');
+      await page.fill('#month', '2024-02');
+      await page.click('#generate');
+      await page.waitFor(
+        (want) => document.querySelector('#status')?.textContent === want,
+        'Report ready: 29 rows.',
+        15_000,
+      );
+      expect(await page.evaluate(() => document.getElementById('log')?.textContent?.trimEnd().split('\n').length)).toBe(
+        29,
+      );
+      expect(await page.evaluate(() => document.querySelector('#download')?.getAttribute('href'))).toMatch(/\.csv$/);
+      await page.waitFor(() => document.querySelector('#mine-list li[data-status="completed"]') !== null);
+      // A month the schema refuses: its message next to the field, no report.
+      await page.fill('#month', '');
+      await page.click('#generate');
+      await page.waitFor(() => document.getElementById('month-error')?.hidden === false);
+      expect(await page.evaluate(text, '#month-error')).toBe('Choose a month');
+    } finally {
+      await page.close();
+    }
+  });
+
   test('cancelling a running report shows it cancelled', async () => {
     const page = await open();
     try {
