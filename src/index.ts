@@ -5,14 +5,14 @@ export type { CorsOptions, SseTasksOptions } from './middleware/options';
 export { STREAM_TOKEN_DEFAULTS } from './middleware/tokens';
 export type { StreamTokenOptions, TokenScope } from './middleware/tokens';
 export { TaskRunner } from './runner/runner';
+export type { StalledInfo } from './runner/runner';
 export type {
   CloseOptions,
-  StalledInfo,
   StartOptions,
   Submission,
   TaskRunnerEvents,
   TaskTypeOptionsWithInput,
-} from './runner/runner';
+} from './runner/calls';
 export { TASK_TYPE_DEFAULTS } from './runner/attempt';
 export type { TaskTypeOptions } from './runner/attempt';
 export { RUNNER_DEFAULTS } from './runner/options';

@@ -132,7 +132,7 @@ describe('bridgeBullMQ options', () => {
     const store = { commit: () => {}, read: () => {} };
     expect(() => bridgeBullMQ({ store: store as never, queueName: 'reports', connection: {} })).toThrow(
       'koa-sse-tasks: expected `store` to be a TaskLog (the RedisStore your runner uses), got an object, which ' +
-        'lacks TaskLog.eventsAfter(), TaskLog.subscribe(), TaskLog.compareEventIds() and TaskLog.onFinished()',
+        'lacks TaskLog.readWithOutput(), TaskLog.eventsAfter(), TaskLog.subscribe(), TaskLog.compareEventIds() and TaskLog.onFinished()',
     );
   });
 

@@ -11,7 +11,7 @@ import { serveTaskEvents } from './events';
 import { idempotencyKeyOf, REPLAYED_HEADER } from './idempotency';
 import { serveLongPoll, waitOf } from './long-poll';
 import type { Streaming } from './open-stream';
-import type { StartOptions } from '../runner/runner';
+import type { StartOptions } from '../runner/calls';
 import type { ResolvedSseTasksOptions } from './options';
 import { serveOwnerFeed, serveTaskSet } from './task-sets';
 

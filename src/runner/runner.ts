@@ -6,6 +6,7 @@ import type { QueueBound, TaskStore } from '../store/types';
 import type { TaskEvent, TaskHandler, TaskSnapshot } from '../types';
 import { integerOption, optionError } from '../util/validate';
 import { resolveTaskTypeOptions, type TaskTypeOptions } from './attempt';
+import type { CloseOptions, StartOptions, Submission, TaskRunnerEvents, TaskTypeOptionsWithInput } from './calls';
 import { JobClaimer } from './claimer';
 import type { RunnerContext, StalledInfo } from './context';
 import { finishTask } from './finish-task';
@@ -15,55 +16,6 @@ import { resolveRunnerOptions, type ResolvedRunnerOptions, type TaskRunnerOption
 import { schemaOption, validateInput } from './validate';
 
 export type { StalledInfo };
-
-/**
- * `runner.define()`'s options with an input schema: the type's options, and `input`, a Standard Schema v1 validator
- * (zod, valibot, arktype...) that every input is checked with before anything is stored. Its output is what the job
- * gets as `job.input`, and its type too.
- */
-export interface TaskTypeOptionsWithInput<Schema extends StandardSchemaV1> extends TaskTypeOptions {
-  input: Schema;
-}
-
-/** Options of `runner.start()` and `runner.submit()`. */
-export interface StartOptions {
-  /** Recorded as the task's `owner`; the middleware's default `authorize` compares it with `owner(ctx)`. */
-  owner?: string;
-  /**
-   * Starts the task once per key and owner, while the task is kept: a repeat with the same key (from the same
-   * `owner`, or again with none) gets the task the first call started, even if it has finished, and starts nothing.
-   * A repeat with another type or input rejects with `IdempotencyKeyReusedError`. 1 to 255 characters from 0x21 to
-   * 0x7E; the same keys as the `Idempotency-Key` header of `POST /tasks`. @default none
-   */
-  idempotencyKey?: string;
-}
-
-/** What `runner.submit()` resolves with: the task, and whether its idempotency key had already started it. */
-export interface Submission {
-  /** The new task's first (`queued`) snapshot, or the current snapshot of the task its key already started. */
-  snapshot: TaskSnapshot;
-  /** True when the idempotency key had already started the task: nothing was started now. */
-  replayed: boolean;
-}
-
-/** Options of `runner.close()`. */
-export interface CloseOptions {
-  /**
-   * How long the jobs running here may go on to finish by themselves, in ms, before their signals abort and they
-   * end `failed`. No new task starts and nothing more is claimed meanwhile. @default 0 (abort at once)
-   */
-  graceMs?: number;
-}
-
-/**
- * The runner's events: `event` for every event committed by this runner, `error` for a failed store write (or an
- * input schema that threw), `stalled` when a job of a type with `stallMs` has gone that long without `job.progress()`.
- */
-export interface TaskRunnerEvents {
-  event: [taskId: string, event: TaskEvent];
-  error: [error: unknown];
-  stalled: [taskId: string, info: StalledInfo];
-}
 
 /**
  * Runs task handlers with a concurrency limit, and records every change of a task as an event in its store.

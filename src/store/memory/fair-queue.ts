@@ -23,7 +23,7 @@ interface Group {
 }
 
 /**
- * The memory store's fair queue, the same structure as the Redis store's (redis/scripts.ts): per type, one lane per
+ * The memory store's fair queue, the same structure as the Redis store's (redis/scripts/shared.ts): per type, one lane per
  * group (its tasks, oldest first) and a heap of the lanes' heads by turn; per group, its next turn and its counts.
  * A claim looks at the heap's top of each type asked for: O(log n), however many tasks or groups wait. The group's
  * name is `o:<owner>`, or `-` for the tasks without an owner.

@@ -7,7 +7,7 @@ import type { CommandConnection } from './connections';
 import type { RedisKeys } from './keys';
 
 /**
- * Runs the commit script (scripts.ts, COMMIT): every write of the Redis store after a task's first, and hands out the
+ * Runs the commit script (scripts/commit.ts, COMMIT): every write of the Redis store after a task's first, and hands out the
  * tokens that the commit and enqueue scripts carry, so a command that ioredis resends is not stored twice.
  */
 export class RedisCommitter {

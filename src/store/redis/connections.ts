@@ -1,7 +1,10 @@
 import Redis, { type RedisOptions } from 'ioredis';
 import { REDIS_STORE_DEFAULTS, type RedisStoreLogger, type ResolvedRedisStoreOptions } from './options';
 import { StreamReader } from './reader';
-import { CLAIM, COMMIT, ENQUEUE, OWNED, REAP, RENEW } from './scripts';
+import { COMMIT } from './scripts/commit';
+import { REAP, RENEW } from './scripts/leases';
+import { OWNED } from './scripts/owners';
+import { CLAIM, ENQUEUE } from './scripts/queue';
 
 type Args = Array<string | number>;
 /** The scripts, as ioredis's `defineCommand` adds them to the connection. */

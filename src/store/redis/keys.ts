@@ -1,4 +1,4 @@
-/** The names of the Redis store's keys, under its prefix; scripts.ts says what each holds. */
+/** The names of the Redis store's keys, under its prefix; scripts/shared.ts says what each holds. */
 export class RedisKeys {
   /** The prefix of every key; the scripts build some keys from it themselves. */
   readonly prefix: string;

@@ -15,7 +15,7 @@ import type { RedisContext } from './context';
 
 /**
  * The Redis store's `JobQueue`: the fair queue (a list per type and owner group, a sorted set of the lanes' heads per
- * type, one hash of counters: scripts.ts says how), leases in a sorted set (deadlines) and a hash (holders), and a
+ * type, one hash of counters: scripts/shared.ts says how), leases in a sorted set (deadlines) and a hash (holders), and a
  * stream that wakes the runners. Enqueues, claims, renewals and takeovers are each one script, on Redis time.
  */
 export class RedisJobQueue implements JobQueue {
@@ -97,7 +97,7 @@ export class RedisJobQueue implements JobQueue {
     return redis.reader.follow(key, latest?.[0] ?? '0-0', () => listener());
   }
 
-  /** The enqueue script (scripts.ts, ENQUEUE): the first commit, the fair queue, the bounds and the key, as one step. */
+  /** The enqueue script (scripts/queue.ts, ENQUEUE): the first commit, the fair queue, the bounds and the key, as one step. */
   async #enqueue(
     snapshot: TaskSnapshot,
     input: unknown,
