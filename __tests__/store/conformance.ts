@@ -364,7 +364,7 @@ export function describeTaskStore(name: string, makeStore: () => TaskStore | Pro
           await store.enqueue(task, null, limits);
         const bound = { types: [type, other], maxQueued: 5 };
         const tasks = Array.from({ length: 20 }, () => queued());
-        const outcomes = await Promise.allSettled(tasks.map((task) => store.enqueue(task, null, limits, bound)));
+        const outcomes = await Promise.allSettled(tasks.map((task) => store.enqueue(task, null, limits, { bound })));
         expect(outcomes.filter((o) => o.status === 'fulfilled')).toHaveLength(3);
         for (const outcome of outcomes) {
           if (outcome.status === 'rejected') expect(outcome.reason).toBeInstanceOf(QueueFullError);
@@ -374,8 +374,8 @@ export function describeTaskStore(name: string, makeStore: () => TaskStore | Pro
         expect(await store.queuedCount([type, other])).toBe(5);
         // A claim makes room for one more.
         await store.claim([type], lease('w'));
-        await store.enqueue(queued(), null, limits, bound);
-        await expect(store.enqueue(queued(), null, limits, bound)).rejects.toBeInstanceOf(QueueFullError);
+        await store.enqueue(queued(), null, limits, { bound });
+        await expect(store.enqueue(queued(), null, limits, { bound })).rejects.toBeInstanceOf(QueueFullError);
       });
 
       it('counts the queued tasks of the types asked for, until they are claimed', async () => {

@@ -100,7 +100,7 @@ describe('RedisStore', () => {
         }
         const bound = { types: [a, b], maxQueued: 100, maxQueuedPerOwner: 10 };
         const cancelled = queued(b, 'carol');
-        await store.enqueue(cancelled, null, limits, bound);
+        await store.enqueue(cancelled, null, limits, { bound });
         await store.commit({ ...cancelled, status: 'cancelled' }, { event: 'cancelled', data: '{}' }, limits);
         for (;;) {
           // One at a time per owner: the second of alice's claims parks her until the first finishes.

@@ -11,12 +11,14 @@ export type {
   ClaimedTask,
   ClaimLimits,
   EnqueueOnceOutcome,
+  EnqueueOptions,
   IdempotencyKey,
   JobQueue,
   Lease,
   QueueBound,
 } from './job-queue';
 export type { OwnedTask, OwnerIndex } from './owner-index';
+export type { TransactionalQueue } from './transactions';
 export type {
   CommitCondition,
   CommitLimits,

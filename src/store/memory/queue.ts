@@ -6,12 +6,14 @@ import type {
   ClaimLimits,
   CommitLimits,
   EnqueueOnceOutcome,
+  EnqueueOptions,
   IdempotencyKey,
   JobQueue,
   Lease,
   QueueBound,
   TaskRecord,
 } from '../types';
+import { refuseTransaction } from '../transactions';
 import { FairQueue } from './fair-queue';
 import type { MemoryTaskLog } from './log';
 
@@ -37,8 +39,14 @@ export class MemoryJobQueue implements JobQueue {
     this.#log = log;
   }
 
-  async enqueue(snapshot: TaskSnapshot, input: unknown, limits: CommitLimits, bound?: QueueBound): Promise<TaskEvent> {
-    return this.#enqueue(snapshot, input, limits, bound);
+  async enqueue(
+    snapshot: TaskSnapshot,
+    input: unknown,
+    limits: CommitLimits,
+    options?: EnqueueOptions,
+  ): Promise<TaskEvent> {
+    refuseTransaction('MemoryStore', options);
+    return this.#enqueue(snapshot, input, limits, options?.bound);
   }
 
   async enqueueOnce(
@@ -46,15 +54,16 @@ export class MemoryJobQueue implements JobQueue {
     input: unknown,
     limits: CommitLimits,
     once: IdempotencyKey,
-    bound?: QueueBound,
+    options?: EnqueueOptions,
   ): Promise<EnqueueOnceOutcome> {
+    refuseTransaction('MemoryStore', options);
     const known = this.#keys.get(once.key);
     const record = known === undefined ? undefined : this.#log.record(known.taskId);
     if (record !== undefined) {
       if (known!.fingerprint !== once.fingerprint) throw new IdempotencyKeyReusedError();
       return { created: false, record };
     }
-    const event = this.#enqueue(snapshot, input, limits, bound);
+    const event = this.#enqueue(snapshot, input, limits, options?.bound);
     this.#keys.set(once.key, { taskId: snapshot.id, fingerprint: once.fingerprint });
     this.#keyOf.set(snapshot.id, once.key);
     return { created: true, event };

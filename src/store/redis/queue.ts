@@ -5,12 +5,14 @@ import type {
   ClaimLimits,
   CommitLimits,
   EnqueueOnceOutcome,
+  EnqueueOptions,
   IdempotencyKey,
   JobQueue,
   Lease,
   QueueBound,
   TaskRecord,
 } from '../types';
+import { refuseTransaction } from '../transactions';
 import type { RedisContext } from './context';
 
 /**
@@ -25,8 +27,14 @@ export class RedisJobQueue implements JobQueue {
     this.#context = context;
   }
 
-  async enqueue(snapshot: TaskSnapshot, input: unknown, limits: CommitLimits, bound?: QueueBound): Promise<TaskEvent> {
-    const outcome = await this.#enqueue(snapshot, input, limits, bound, undefined);
+  async enqueue(
+    snapshot: TaskSnapshot,
+    input: unknown,
+    limits: CommitLimits,
+    options?: EnqueueOptions,
+  ): Promise<TaskEvent> {
+    refuseTransaction('RedisStore', options);
+    const outcome = await this.#enqueue(snapshot, input, limits, options?.bound, undefined);
     if (!outcome.created) throw new Error('koa-sse-tasks: an enqueue without an idempotency key found a task');
     return outcome.event;
   }
@@ -36,9 +44,10 @@ export class RedisJobQueue implements JobQueue {
     input: unknown,
     limits: CommitLimits,
     once: IdempotencyKey,
-    bound?: QueueBound,
+    options?: EnqueueOptions,
   ): Promise<EnqueueOnceOutcome> {
-    return this.#enqueue(snapshot, input, limits, bound, once);
+    refuseTransaction('RedisStore', options);
+    return this.#enqueue(snapshot, input, limits, options?.bound, once);
   }
 
   async claim(

@@ -1,0 +1,30 @@
+/** Starting a task inside the app's own transaction (`EnqueueOptions.transaction`): who can, and how it is refused. */
+import type { TaskEvent } from '../types';
+import type { EnqueueOptions } from './job-queue';
+
+/**
+ * What a store that honours `EnqueueOptions.transaction` adds to its `JobQueue`: the runner learns from it when the
+ * app's transaction has committed, to announce the task (`runner.on('event')`) and claim it, or that it rolled back.
+ */
+export interface TransactionalQueue {
+  /**
+   * Resolves with the task's first event once the transaction that enqueued it commits, and with `undefined` once it
+   * rolls back (nothing of the task ever existed) or the store closes. For a task enqueued with `transaction` only.
+   */
+  committed(taskId: string): Promise<TaskEvent | undefined>;
+}
+
+/** Whether the store can tell when an app's transaction committed its task. */
+export function isTransactional(store: object): store is TransactionalQueue {
+  return typeof Reflect.get(store, 'committed') === 'function';
+}
+
+/** The `TypeError` of a store that cannot create a task inside the app's transaction, when given one. */
+export function refuseTransaction(store: string, options: EnqueueOptions | undefined): void {
+  if (options?.transaction === undefined) return;
+  throw new TypeError(
+    `koa-sse-tasks: ${store} cannot create a task inside your transaction (\`transaction\`): only a store in the ` +
+      'database of that transaction can (PostgresStore from koa-sse-tasks/postgres). Start the task after COMMIT ' +
+      'instead, or use PostgresStore',
+  );
+}
