@@ -1,0 +1,136 @@
+import pg from 'pg';
+import { StoreUnavailableError } from '../../errors';
+import type { PostgresStoreLogger, ResolvedPostgresStoreOptions } from './options';
+
+/** A `pg` pool, pool client or client: what runs a query. */
+export interface Queryable {
+  query<R extends pg.QueryResultRow = pg.QueryResultRow>(text: string, values?: unknown[]): Promise<pg.QueryResult<R>>;
+}
+
+/** The error codes and messages of a connection refused, cut or shut down: the server is away, not the query wrong. */
+const CONNECTION_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENOTFOUND']);
+export function isConnectionError(error: unknown): boolean {
+  if (!(error instanceof Error)) return false;
+  const code = (error as { code?: unknown }).code;
+  if (typeof code === 'string' && (CONNECTION_CODES.has(code) || code.startsWith('08') || /^57P0[123]$/.test(code)))
+    return true;
+  return /Connection terminated|connection (?:is )?(?:closed|ended)|Client has encountered a connection error/i.test(
+    error.message,
+  );
+}
+
+/**
+ * The store's pool (the app's, or one it opened from `connectionString`) and its table names. Every query goes
+ * through `query()` or `transaction()`, which turn a lost server into a `StoreUnavailableError` and report the
+ * outage once, and its end.
+ */
+export class PgDatabase {
+  readonly pool: pg.Pool;
+  readonly schema: string;
+  /** The NOTIFY channel of this schema's events. */
+  readonly channel: string;
+  /** The connection settings, for the listening connection opened beside the pool. */
+  readonly settings: pg.ClientConfig;
+  readonly #ownPool: boolean;
+  readonly #logger: PostgresStoreLogger;
+  readonly #where: string;
+  #down = false;
+  #closed = false;
+
+  constructor(options: ResolvedPostgresStoreOptions) {
+    this.#ownPool = options.pool === undefined;
+    this.pool = options.pool ?? new pg.Pool({ connectionString: options.connectionString, max: options.poolSize });
+    // An idle client of the pool losing its server emits `error` on the pool: without a listener, the process dies.
+    this.pool.on('error', (error) => this.lost(error));
+    this.settings = (this.pool as pg.Pool & { options: pg.ClientConfig }).options;
+    this.schema = options.schema;
+    this.channel = `koa_sse_tasks.${options.schema}`;
+    this.#logger = options.logger;
+    const parsed = this.settings.connectionString === undefined ? undefined : safeUrl(this.settings.connectionString);
+    const host = parsed?.hostname || this.settings.host || process.env.PGHOST || 'localhost';
+    const port = parsed?.port || this.settings.port || process.env.PGPORT || 5432;
+    this.#where = `${host}:${port}`;
+  }
+
+  /** A table's qualified name. */
+  table(name: 'tasks' | 'events' | 'queue_types' | 'queue_groups' | 'event_ids'): string {
+    return `"${this.schema}".${name}`;
+  }
+
+  async query<R extends pg.QueryResultRow>(text: string, values?: unknown[]): Promise<pg.QueryResult<R>> {
+    try {
+      const result = await this.pool.query<R>(text, values);
+      this.back();
+      return result;
+    } catch (error) {
+      throw this.#translate(error);
+    }
+  }
+
+  /** Runs `work` in a transaction on a client of the pool (or on `client`, the app's, inside its own transaction). */
+  async transaction<T>(work: (client: Queryable) => Promise<T>, client?: Queryable): Promise<T> {
+    if (client !== undefined) return work(client);
+    let connection: pg.PoolClient;
+    try {
+      connection = await this.pool.connect();
+    } catch (error) {
+      throw this.#translate(error);
+    }
+    let broken: unknown;
+    try {
+      await connection.query('BEGIN');
+      const result = await work(connection);
+      await connection.query('COMMIT');
+      this.back();
+      return result;
+    } catch (error) {
+      broken = isConnectionError(error) ? error : undefined;
+      if (broken === undefined) await connection.query('ROLLBACK').catch((e: unknown) => (broken = e));
+      throw this.#translate(error);
+    } finally {
+      connection.release(broken instanceof Error ? broken : undefined);
+    }
+  }
+
+  /** Reports an outage once, however many queries fail during it. */
+  lost(error: unknown): void {
+    if (this.#down || this.#closed) return;
+    this.#down = true;
+    this.#logger.error(
+      `koa-sse-tasks: lost the connection to PostgreSQL at ${this.#where} (${(error as Error).message}); ` +
+        'reconnecting. Open event streams stay open, writes are retried, and events resume without a gap once it is back.',
+    );
+  }
+
+  back(): void {
+    if (!this.#down) return;
+    this.#down = false;
+    this.#logger.info(
+      `koa-sse-tasks: reconnected to PostgreSQL at ${this.#where}; delivering the events committed meanwhile.`,
+    );
+  }
+
+  /** Ends the pool if the store opened it; never the app's. Idempotent. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    if (this.#ownPool) await this.pool.end().catch(() => {});
+  }
+
+  #translate(error: unknown): unknown {
+    if (!isConnectionError(error)) return error;
+    this.lost(error);
+    return new StoreUnavailableError(
+      `koa-sse-tasks: PostgreSQL at ${this.#where} is unreachable (${(error as Error).message}); is it running?`,
+      { cause: error },
+    );
+  }
+}
+
+function safeUrl(text: string): URL | undefined {
+  try {
+    return new URL(text);
+  } catch {
+    return undefined;
+  }
+}
