@@ -29,6 +29,7 @@ export type {
   CommitCondition,
   CommitLimits,
   EnqueueOnceOutcome,
+  EnqueueOptions,
   IdempotencyKey,
   JobQueue,
   Lease,
@@ -42,6 +43,7 @@ export type {
   TaskRecord,
   TaskRecordWithOutput,
   TaskStore,
+  TransactionalQueue,
 } from './store/types';
 export {
   EVENT_FOR_STATUS,
@@ -64,6 +66,7 @@ export {
   InvalidInputError,
   QueueFullError,
   RunnerClosedError,
+  StoreUnavailableError,
   TaskError,
   TaskFinishedError,
   TaskNotFoundError,
