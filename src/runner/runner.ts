@@ -2,7 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { InvalidInputError, RunnerClosedError, UnknownTaskTypeError } from '../errors';
 import type { StandardSchemaV1 } from '../standard-schema';
-import type { QueueBound, TaskStore } from '../store/types';
+import { isTransactional, refuseTransaction } from '../store/transactions';
+import type { EnqueueOptions, QueueBound, TaskStore } from '../store/types';
 import type { TaskEvent, TaskHandler, TaskSnapshot } from '../types';
 import { integerOption, optionError } from '../util/validate';
 import { resolveTaskTypeOptions, type TaskTypeOptions } from './attempt';
@@ -119,8 +120,9 @@ export class TaskRunner extends EventEmitter<TaskRunnerEvents> {
     if (this.#closing !== undefined) throw new RunnerClosedError();
     if (!this.#defined.has(type) && !this.#declared.has(type)) throw new UnknownTaskTypeError(type, this.types);
     if (typeof options !== 'object' || options === null) throw optionError('options', 'an object', options);
-    const { owner, idempotencyKey } = options;
+    const { owner, idempotencyKey, transaction } = options;
     if (owner !== undefined && typeof owner !== 'string') throw optionError('owner', 'a string', owner);
+    if (!isTransactional(this.store)) refuseTransaction(this.store.constructor.name || 'This store', { transaction });
     // The request as sent, before the schema fills defaults or transforms it.
     const once = idempotencyKey === undefined ? undefined : idempotencyKeyOf(idempotencyKey, owner, type, input);
     const value = await this.#validate(type, input);
@@ -141,17 +143,25 @@ export class TaskRunner extends EventEmitter<TaskRunnerEvents> {
     const bound: QueueBound = { types: this.types, maxQueued };
     if (maxQueuedPerOwner !== undefined) bound.maxQueuedPerOwner = maxQueuedPerOwner;
     const { limits } = this.#context;
+    const enqueue: EnqueueOptions = transaction === undefined ? { bound } : { bound, transaction };
     let stored: TaskEvent;
     if (once === undefined) {
-      stored = await this.store.enqueue(snapshot, value, limits, bound);
+      stored = await this.store.enqueue(snapshot, value, limits, enqueue);
     } else {
-      const outcome = await this.store.enqueueOnce(snapshot, value, limits, once, bound);
+      const outcome = await this.store.enqueueOnce(snapshot, value, limits, once, enqueue);
       if (!outcome.created) return { snapshot: outcome.record.snapshot, replayed: true };
       stored = outcome.event;
     }
-    this.emit('event', snapshot.id, stored);
-    this.#claimer.wake();
+    // In the app's transaction, the task exists once that commits: it is announced (and claimed) then, if ever.
+    if (transaction === undefined || !isTransactional(this.store)) this.#queued(snapshot.id, stored);
+    else void this.store.committed(snapshot.id).then((event) => event && this.#queued(snapshot.id, event));
     return { snapshot, replayed: false };
+  }
+
+  /** A task this runner started is queued (committed): announce it, and claim it if a slot is free. */
+  #queued(taskId: string, event: TaskEvent): void {
+    this.emit('event', taskId, event);
+    this.#claimer.wake();
   }
 
   /** The task's latest snapshot, or `undefined` if it is unknown or has expired. */
