@@ -1,23 +1,49 @@
 import { startTask } from '../helpers/app';
 import { startInstance, type Instance } from '../helpers/processes';
+import { compareEventIds } from '../../src/store/postgres/ids';
+import { PG_URL, dropSchemas, uniqueSchema } from '../helpers/postgres';
 import { REDIS_URL, deleteKeys, uniquePrefix } from '../helpers/redis';
 import { dataOf, openStream, withoutHeartbeats, type ParsedEvent } from '../helpers/sse';
 
 jest.setTimeout(60_000);
 
-/** Two web instances and one worker, each its own process, sharing one Redis under a fresh key prefix. */
-describe('several processes sharing a RedisStore', () => {
+/** Where the instances of one store share their tasks, and how their event ids order. */
+interface SharedStore {
+  env: Record<string, string>;
+  byId: (a: string, b: string) => number;
+  cleanUp: () => Promise<unknown>;
+}
+
+function redis(): SharedStore {
   const keyPrefix = uniquePrefix('multi');
+  return { env: { REDIS_URL, KEY_PREFIX: keyPrefix }, byId: byStreamId, cleanUp: () => deleteKeys(keyPrefix) };
+}
+
+function postgres(): SharedStore {
+  const schema = uniqueSchema('multi');
+  return {
+    env: { STORE: 'postgres', PG_URL, PG_SCHEMA: schema },
+    byId: compareEventIds,
+    cleanUp: () => dropSchemas([schema]),
+  };
+}
+
+/** Two web instances and one worker, each its own process, sharing one store: Redis (a fresh key prefix), PostgreSQL (a fresh schema). */
+describe.each([
+  ['RedisStore', redis],
+  ['PostgresStore', postgres],
+])('several processes sharing a %s', (_name, shared) => {
+  const { env: storeEnv, byId, cleanUp } = shared();
   const instances: Instance[] = [];
   const start = async (role: 'web' | 'worker', env: Record<string, string> = {}): Promise<Instance> => {
-    const instance = await startInstance({ ROLE: role, REDIS_URL, KEY_PREFIX: keyPrefix, ...env });
+    const instance = await startInstance({ ROLE: role, ...storeEnv, ...env });
     instances.push(instance);
     return instance;
   };
   afterEach(async () => {
     await Promise.all(instances.splice(0).map((instance) => instance.stop()));
   });
-  afterAll(() => deleteKeys(keyPrefix));
+  afterAll(() => cleanUp());
 
   it('lets a client resume on instance B, after instance A died, with no gap and no duplicate', async () => {
     const [a, b] = await Promise.all([start('web'), start('web'), start('worker')]);
@@ -40,7 +66,7 @@ describe('several processes sharing a RedisStore', () => {
     expect(resumed[0]?.event).not.toBe('status'); // a replay, not a fresh snapshot
     expect(new Set(all.map((e) => e.id)).size).toBe(all.length);
     const ids = all.map((e) => e.id!);
-    expect(ids).toEqual([...ids].sort(byStreamId));
+    expect(ids).toEqual([...ids].sort(byId));
     expect(percents(all)).toEqual([10, 20, 30, 40, 50, 60, 70, 80, 90, 100]);
     expect(all.at(-1)?.event).toBe('complete');
     expect(all.filter((e) => e.event === 'complete')).toHaveLength(1);
