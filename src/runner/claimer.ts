@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
+import { StoreUnavailableError } from '../errors';
 import { isFinished } from '../vocabulary';
 import type { ClaimedTask, ClaimLimits, Lease } from '../store/types';
 import type { RunnerContext } from './context';
@@ -136,7 +137,7 @@ export class JobClaimer {
 
   #claim(types: string[], limits = this.#limits): Promise<ClaimedTask | undefined> {
     return this.#context.store.claim(types, this.#lease, limits).catch((error: unknown) => {
-      this.#context.report(error);
+      this.#report(error);
       return undefined;
     });
   }
@@ -174,10 +175,18 @@ export class JobClaimer {
       }
       this.wake();
     } catch (error) {
-      this.#context.report(error);
+      this.#report(error);
     } finally {
       this.#maintaining = false;
     }
+  }
+
+  /**
+   * Reports a failed claim or maintenance pass; not an unreachable store's, which the store reports once per outage
+   * itself (these are tried again every pass, and would be reported every second).
+   */
+  #report(error: unknown): void {
+    if (!(error instanceof StoreUnavailableError)) this.#context.report(error);
   }
 
   /** Claims queued tasks while slots are free. */

@@ -1,8 +1,9 @@
-import { TaskFinishedError } from '../errors';
+import { StoreUnavailableError, TaskFinishedError } from '../errors';
 import { EVENT_FOR_STATUS, isFinished, OUTPUT_EVENT } from '../vocabulary';
 import type { ClaimedTask, NewTaskEvent } from '../store/types';
 import type { FinishedStatus, Job, TaskEvent, TaskHandler, TaskSnapshot } from '../types';
 import { backoff, messageOf, runAttempt, watchStall, type ResolvedTaskTypeOptions, type StallWatch } from './attempt';
+import { commitRetrying } from './commit-retry';
 import type { RunnerContext } from './context';
 import { createJob } from './job';
 import { OutputBuffer } from './output';
@@ -43,6 +44,8 @@ export class LocalTask {
   /** Stops watching for the task finishing elsewhere (a cancel from another instance, a takeover). */
   #unwatch: () => void = () => {};
   #done: Promise<unknown> = Promise.resolve();
+  /** Set once a commit found the store unreachable for longer than the lease: the writes still chained are moot. */
+  #unreachable: StoreUnavailableError | undefined;
 
   constructor(context: RunnerContext, holder: TaskHolder, claimed: ClaimedTask, definition: TaskDefinition) {
     this.#context = context;
@@ -221,8 +224,9 @@ export class LocalTask {
   ): Promise<TaskEvent> {
     this.#snapshot = Object.freeze(next);
     const write = this.#writes.then(async () => {
+      if (this.#unreachable !== undefined) throw this.#unreachable;
       const change: NewTaskEvent = { event, data, previousId: this.#previousId, ...output };
-      const stored = await this.#context.store.commit(next, change, this.#context.limits);
+      const stored = await commitRetrying(this.#context, next, change);
       this.#previousId = stored.id;
       this.#context.committed(next.id, stored);
       return stored;
@@ -230,7 +234,11 @@ export class LocalTask {
     this.#writes = write.catch((error: unknown) => {
       // Finished elsewhere (a cancel from another instance won the race): this runner's later writes are moot.
       if (error instanceof TaskFinishedError) this.abandon(undefined);
-      else this.#context.report(error);
+      // Unreachable for longer than the lease (reported once already): the task is given up, as if taken over.
+      else if (error instanceof StoreUnavailableError) {
+        this.#unreachable = error;
+        this.abandon(undefined, 'The store was unreachable');
+      } else this.#context.report(error);
     });
     return write;
   }

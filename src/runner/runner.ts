@@ -45,6 +45,7 @@ export class TaskRunner extends EventEmitter<TaskRunnerEvents> {
     this.#context = {
       store: this.store,
       limits: this.#options.limits,
+      leaseMs: this.#options.leaseMs,
       jobLimits: this.#options.jobLimits,
       committed: (taskId, event) => this.emit('event', taskId, event),
       stalled: (taskId, info) => this.emit('stalled', taskId, info),

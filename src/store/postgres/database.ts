@@ -10,12 +10,14 @@ export interface Queryable {
 /** The error codes and messages of a connection refused, cut or shut down: the server is away, not the query wrong. */
 const CONNECTION_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENOTFOUND']);
 export function isConnectionError(error: unknown): boolean {
-  if (!(error instanceof Error)) return false;
-  const code = (error as { code?: unknown }).code;
+  // Not `instanceof Error`: the errors of Node's sockets may come from another realm (a test runner's sandbox).
+  if (typeof error !== 'object' || error === null) return false;
+  const { code, message } = error as { code?: unknown; message?: unknown };
   if (typeof code === 'string' && (CONNECTION_CODES.has(code) || code.startsWith('08') || /^57P0[123]$/.test(code)))
     return true;
-  return /Connection terminated|connection (?:is )?(?:closed|ended)|Client has encountered a connection error/i.test(
-    error.message,
+  return (
+    typeof message === 'string' &&
+    /Connection terminated|connection (?:is )?(?:closed|ended)|Client has encountered a connection error/i.test(message)
   );
 }
 
@@ -39,7 +41,13 @@ export class PgDatabase {
 
   constructor(options: ResolvedPostgresStoreOptions) {
     this.#ownPool = options.pool === undefined;
-    this.pool = options.pool ?? new pg.Pool({ connectionString: options.connectionString, max: options.poolSize });
+    this.pool =
+      options.pool ??
+      new pg.Pool({
+        connectionString: options.connectionString,
+        max: options.poolSize,
+        connectionTimeoutMillis: 5_000,
+      });
     // An idle client of the pool losing its server emits `error` on the pool: without a listener, the process dies.
     this.pool.on('error', (error) => this.lost(error));
     this.settings = (this.pool as pg.Pool & { options: pg.ClientConfig }).options;
@@ -77,6 +85,12 @@ export class PgDatabase {
       throw this.#translate(error);
     }
     let broken: unknown;
+    // A checked-out client has no listener of the pool's: its server going away between two queries would crash.
+    const onError = (error: Error): void => {
+      broken = error;
+      this.lost(error);
+    };
+    connection.on('error', onError);
     try {
       await connection.query('BEGIN');
       const result = await work(connection);
@@ -88,7 +102,8 @@ export class PgDatabase {
       if (broken === undefined) await connection.query('ROLLBACK').catch((e: unknown) => (broken = e));
       throw this.#translate(error);
     } finally {
-      connection.release(broken instanceof Error ? broken : undefined);
+      connection.off('error', onError);
+      connection.release(broken === undefined ? undefined : (broken as Error));
     }
   }
 
@@ -121,7 +136,7 @@ export class PgDatabase {
     if (!isConnectionError(error)) return error;
     this.lost(error);
     return new StoreUnavailableError(
-      `koa-sse-tasks: PostgreSQL at ${this.#where} is unreachable (${(error as Error).message}); is it running?`,
+      `koa-sse-tasks: PostgreSQL at ${this.#where} is unreachable (${(error as { message?: unknown }).message as string}); is it running?`,
       { cause: error },
     );
   }
