@@ -31,6 +31,8 @@ export class PgDatabase {
   readonly schema: string;
   /** The NOTIFY channel of this schema's events. */
   readonly channel: string;
+  /** The `application_name` of the listening connection (pg_stat_activity shows it). */
+  readonly listenerName: string;
   /** The connection settings, for the listening connection opened beside the pool. */
   readonly settings: pg.ClientConfig;
   readonly #ownPool: boolean;
@@ -49,16 +51,19 @@ export class PgDatabase {
         connectionTimeoutMillis: 5_000,
       });
     // An idle client of the pool losing its server emits `error` on the pool: without a listener, the process dies.
-    this.pool.on('error', (error) => this.lost(error));
+    this.pool.on('error', this.#onPoolError);
     this.settings = (this.pool as pg.Pool & { options: pg.ClientConfig }).options;
     this.schema = options.schema;
     this.channel = `koa_sse_tasks.${options.schema}`;
+    this.listenerName = `koa-sse-tasks:listen:${options.schema}`;
     this.#logger = options.logger;
     const parsed = this.settings.connectionString === undefined ? undefined : safeUrl(this.settings.connectionString);
     const host = parsed?.hostname || this.settings.host || process.env.PGHOST || 'localhost';
     const port = parsed?.port || this.settings.port || process.env.PGPORT || 5432;
     this.#where = `${host}:${port}`;
   }
+
+  readonly #onPoolError = (error: Error): void => this.lost(error);
 
   /** A table's qualified name. */
   table(name: 'tasks' | 'events' | 'queue_types' | 'queue_groups' | 'event_ids'): string {
@@ -130,6 +135,7 @@ export class PgDatabase {
     if (this.#closed) return;
     this.#closed = true;
     if (this.#ownPool) await this.pool.end().catch(() => {});
+    else this.pool.off('error', this.#onPoolError);
   }
 
   #translate(error: unknown): unknown {

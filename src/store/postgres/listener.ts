@@ -47,7 +47,8 @@ export class PgListener {
   }
 
   async #connect(): Promise<void> {
-    const client = new pg.Client(this.#db.settings);
+    // Named, so it can be told apart in pg_stat_activity: the process's one listening connection for this schema.
+    const client = new pg.Client({ ...this.#db.settings, application_name: this.#db.listenerName });
     this.#current = client;
     client.on('error', (error) => this.#lost(client, error));
     client.on('end', () => this.#lost(client, new Error('Connection terminated')));
