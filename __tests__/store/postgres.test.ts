@@ -1,4 +1,6 @@
 import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import pg from 'pg';
 import { RUNNER_DEFAULTS, type TaskSnapshot } from '../../src';
 import { PostgresStore, migrationSql } from '../../src/postgres';
@@ -129,5 +131,13 @@ describe('PostgresStore', () => {
     [{ connectionString: PG_URL, poolSize: 0 }, 'expected `poolSize` to be an integer from 1 to 1000'],
   ])('explains a bad option %p', (options, message) => {
     expect(() => new PostgresStore(options as never)).toThrow(message);
+  });
+});
+
+describe('docs/postgres.md', () => {
+  it("prints the migration's SQL exactly as migrate() runs it, for teams with their own migrations", () => {
+    const page = readFileSync(path.join(__dirname, '../../docs/postgres.md'), 'utf8');
+    const printed = /```sql\n([\s\S]*?)\n```/.exec(page)?.[1];
+    expect(printed).toBe(`${migrationSql('sse_tasks').join(';\n\n')};`);
   });
 });
