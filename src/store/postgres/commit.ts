@@ -7,20 +7,28 @@ import { appendEvent, insertTask, lockQueue, nextEventId, type LockedTask } from
 
 interface Row extends LockedTask {
   expired: boolean;
+  repeat: string | null;
 }
-
-/** The columns a write reads of a task under its row lock. */
-export const LOCKED_COLUMNS = `status, last_event::text, type, grp, turn::text, running,
-  coalesce(expires_at <= now(), false) AS expired`;
 
 /**
  * Reads the task's row under its lock (`FOR UPDATE`), so writes to one task take turns and its event ids become
- * visible in order. A row past its TTL is forgotten here: deleted, as if it had never been.
+ * visible in order. A row past its TTL is forgotten here: deleted, as if it had never been. With `retry`, also the id
+ * of the event that write already stored, when it is a retry of one that reached the server (`repeat`).
  */
-export async function lockTask(db: PgDatabase, client: Queryable, taskId: string): Promise<LockedTask | undefined> {
+export async function lockTask(
+  db: PgDatabase,
+  client: Queryable,
+  taskId: string,
+  retry?: NewTaskEvent,
+): Promise<(LockedTask & { repeat: string | null }) | undefined> {
   const { rows } = await client.query<Row>(
-    `SELECT ${LOCKED_COLUMNS} FROM ${db.table('tasks')} WHERE id = $1 FOR UPDATE`,
-    [taskId],
+    `SELECT status, last_event::text, type, grp, turn::text, running,
+       coalesce(expires_at <= now(), false) AS expired,
+       CASE WHEN $2::text IS NOT NULL AND $2::text <> last_event::text THEN (
+         SELECT e.id::text FROM ${db.table('events')} e
+         WHERE e.task_id = $1 AND e.previous = $2 AND e.event = $3 AND e.data = $4 LIMIT 1) END AS repeat
+     FROM ${db.table('tasks')} WHERE id = $1 FOR UPDATE`,
+    [taskId, retry?.previousId ?? null, retry?.event ?? null, retry?.data ?? null],
   );
   const row = rows[0];
   if (row?.expired !== true) return row;
@@ -41,36 +49,18 @@ export async function commit(
   condition?: CommitCondition,
 ): Promise<TaskEvent> {
   const stored = await db.transaction(async (client) => {
-    const task = await lockTask(db, client, snapshot.id);
-    const repeat = await findRepeat(db, client, task, snapshot.id, event);
-    if (repeat !== undefined) return repeat;
+    const task = await lockTask(db, client, snapshot.id, event);
+    if (task?.repeat != null) return task.repeat;
     if (task !== undefined && isFinished(task.status as TaskStatus))
       throw new TaskFinishedError(snapshot.id, task.status);
     if (condition !== undefined && condition.ifLastEventId !== (task?.last_event ?? '')) {
       throw new CommitConflictError(snapshot.id);
     }
-    if (task === undefined && snapshot.owner !== undefined) await lockQueue(db, client);
+    if (task !== undefined) return appendEvent(db, client, task, snapshot, event, limits, task.last_event);
+    if (snapshot.owner !== undefined) await lockQueue(db, client);
     const id = await nextEventId(db, client);
-    if (task === undefined) await insertTask(db, client, snapshot, id);
-    await appendEvent(db, client, task, snapshot, event, limits, id, task?.last_event ?? event.previousId ?? '');
-    return id;
+    await insertTask(db, client, snapshot, id);
+    return appendEvent(db, client, undefined, snapshot, event, limits, event.previousId ?? '', id);
   });
   return { id: stored, event: event.event, data: event.data };
-}
-
-/** The id of the event this very commit stored already, when it is a retry of one that reached the server. */
-async function findRepeat(
-  db: PgDatabase,
-  client: Queryable,
-  task: LockedTask | undefined,
-  taskId: string,
-  event: NewTaskEvent,
-): Promise<string | undefined> {
-  const previous = event.previousId;
-  if (task === undefined || previous === undefined || previous === task.last_event) return undefined;
-  const { rows } = await client.query<{ id: string }>(
-    `SELECT id::text FROM ${db.table('events')} WHERE task_id = $1 AND previous = $2 AND event = $3 AND data = $4`,
-    [taskId, previous, event.event, event.data],
-  );
-  return rows[0]?.id;
 }

@@ -1,9 +1,9 @@
 import { IdempotencyKeyReusedError, QueueFullError } from '../../errors';
 import type { TaskSnapshot } from '../../types';
-import type { CommitLimits, EnqueueOnceOutcome, EnqueueOptions, IdempotencyKey } from '../types';
+import type { EnqueueOnceOutcome, EnqueueOptions, IdempotencyKey } from '../types';
 import type { PgDatabase, Queryable } from './database';
-import { notify } from './notify';
-import { appendEvent, groupOf, insertTask, lockQueue, nextEventId } from './write';
+import { ownerHash } from './notify';
+import { groupOf, lockQueue } from './write';
 
 /** What an enqueue did, and (in the app's transaction) the id of that transaction, to learn whether it commits. */
 export interface Enqueued {
@@ -16,12 +16,12 @@ export interface Enqueued {
  * idempotency key, as one transaction: the store's own, or the app's (`options.transaction`), so the task exists
  * once that one commits. The queue's advisory lock, then the group's and the types' counter rows (locked in that
  * order, as claims and finishes lock them), make concurrent enqueues count in turn: none passes a bound together.
+ * (The runner's commit limits play no part: a task's first event is always kept, and a queued task has no TTL.)
  */
 export async function enqueue(
   db: PgDatabase,
   snapshot: TaskSnapshot,
   input: unknown,
-  limits: CommitLimits,
   options: EnqueueOptions,
   once?: IdempotencyKey,
 ): Promise<Enqueued> {
@@ -67,27 +67,44 @@ export async function enqueue(
     }
     const claimed = Number(counted.find((row) => row.type === snapshot.type)!.claimed_turn);
     const turn = Math.max(Number(mine.queued) > 0 ? Number(mine.next_turn) : 0, claimed + 1);
-    const id = await nextEventId(db, client);
-    const extra = {
-      input: json,
-      traceparent: options.traceparent,
-      ...(once && { key: once.key, fingerprint: once.fingerprint }),
-    };
-    await insertTask(db, client, snapshot, id, extra);
     const data = JSON.stringify(snapshot);
-    await appendEvent(db, client, undefined, snapshot, { event: 'status', data }, limits, id, '');
-    await client.query(`UPDATE ${db.table('tasks')} SET turn = $2, seq = $3 WHERE id = $1`, [snapshot.id, turn, id]);
-    await client.query(`UPDATE ${db.table('queue_groups')} SET queued = queued + 1, next_turn = $2 WHERE grp = $1`, [
-      group,
-      turn + 1,
-    ]);
-    await client.query(`UPDATE ${db.table('queue_types')} SET queued = queued + 1 WHERE type = $1`, [snapshot.type]);
-    await notify(client, db.channel, ['q']);
+    // One statement: the row (its first event id from the sequence, its turn), the event, the counters (whose rows
+    // are locked above), the notices.
+    const { rows } = await client.query<{ id: string; xid: string }>(
+      `WITH ev AS (SELECT nextval('${db.table('event_ids')}') AS id),
+       task AS (
+         INSERT INTO ${db.table('tasks')} (id, type, owner, grp, status, snapshot, last_event, position, input, turn,
+           seq, hist_count, hist_bytes, traceparent, idempotency_key, fingerprint)
+         SELECT $1, $2, $3, $4, 'queued', $5, ev.id, CASE WHEN $3::text IS NULL THEN NULL ELSE ev.id END, $6, $7,
+           ev.id, 1, octet_length($5), $8, $9, $10 FROM ev),
+       event AS (
+         INSERT INTO ${db.table('events')} (task_id, id, previous, event, data)
+         SELECT $1, ev.id, '', 'status', $5 FROM ev),
+       grp AS (UPDATE ${db.table('queue_groups')} SET queued = queued + 1, next_turn = $7 + 1 WHERE grp = $4),
+       typ AS (UPDATE ${db.table('queue_types')} SET queued = queued + 1 WHERE type = $2)
+       SELECT ev.id::text AS id, pg_current_xact_id()::text AS xid,
+         pg_notify($11, 'e ' || ev.id || ' 0 ' || $1),
+         CASE WHEN $12::text IS NOT NULL THEN pg_notify($11, 'o ' || $12) END,
+         pg_notify($11, 'q')
+       FROM ev`,
+      [
+        snapshot.id,
+        snapshot.type,
+        snapshot.owner ?? null,
+        group,
+        data,
+        json ?? null,
+        turn,
+        options.traceparent ?? null,
+        once?.key ?? null,
+        once?.fingerprint ?? null,
+        db.channel,
+        snapshot.owner === undefined ? null : ownerHash(snapshot.owner),
+      ],
+    );
+    const { id, xid } = rows[0]!;
     const enqueued: Enqueued = { outcome: { created: true, event: { id, event: 'status', data } } };
-    if (transaction !== undefined) {
-      const { rows } = await client.query<{ xid: string }>('SELECT pg_current_xact_id()::text AS xid');
-      enqueued.transactionId = rows[0]!.xid;
-    }
+    if (transaction !== undefined) enqueued.transactionId = xid;
     return enqueued;
   }, transaction);
 }

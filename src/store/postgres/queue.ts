@@ -38,10 +38,10 @@ export class PostgresJobQueue implements JobQueue {
   async enqueue(
     snapshot: TaskSnapshot,
     input: unknown,
-    limits: CommitLimits,
+    _limits: CommitLimits,
     options: EnqueueOptions = {},
   ): Promise<TaskEvent> {
-    const { outcome } = this.#watched(snapshot, await enqueue(this.#db, snapshot, input, limits, options));
+    const { outcome } = this.#watched(snapshot, await enqueue(this.#db, snapshot, input, options));
     if (!outcome.created) throw new Error('koa-sse-tasks: an enqueue without an idempotency key found a task');
     return outcome.event;
   }
@@ -49,11 +49,11 @@ export class PostgresJobQueue implements JobQueue {
   async enqueueOnce(
     snapshot: TaskSnapshot,
     input: unknown,
-    limits: CommitLimits,
+    _limits: CommitLimits,
     once: IdempotencyKey,
     options: EnqueueOptions = {},
   ): Promise<EnqueueOnceOutcome> {
-    return this.#watched(snapshot, await enqueue(this.#db, snapshot, input, limits, options, once)).outcome;
+    return this.#watched(snapshot, await enqueue(this.#db, snapshot, input, options, once)).outcome;
   }
 
   async claim(types: readonly string[], lease: Lease, limits: ClaimLimits = {}): Promise<ClaimedTask | undefined> {

@@ -7,7 +7,7 @@ import { isFinished, isTerminalEvent } from '../../vocabulary';
 import type { TaskSnapshot } from '../../types';
 import type { CommitLimits, NewTaskEvent } from '../types';
 import type { PgDatabase, Queryable } from './database';
-import { notify, ownerHash } from './notify';
+import { ownerHash } from './notify';
 
 /** What a write knows of the task's row, read under its row lock. */
 export interface LockedTask {
@@ -63,9 +63,10 @@ export async function insertTask(
 }
 
 /**
- * Appends the event `id` to the task's history (after `previous`), saves the snapshot with it and changes the output,
- * trims the history to its limits, and sends the notices. A finished snapshot starts the TTL and releases the lease,
- * the group's running slot, or the task's place in the queue (a cancel while queued). Returns the notices sent.
+ * Appends an event to the task's history (after `previous`; its id `id`, or the sequence's next), saves the snapshot
+ * with it, changes the output and sends its notice, in one statement; then trims the history to its limits. A finished
+ * snapshot starts the TTL and releases the lease, the group's running slot, or the task's place in the queue (a cancel
+ * while queued). `task` is the row as locked before, `undefined` for a row the caller just created. Returns the id.
  */
 export async function appendEvent(
   db: PgDatabase,
@@ -74,35 +75,44 @@ export async function appendEvent(
   snapshot: TaskSnapshot,
   event: NewTaskEvent,
   limits: CommitLimits,
-  id: string,
   previous: string,
-): Promise<void> {
+  id?: string,
+): Promise<string> {
   const taskId = snapshot.id;
-  await client.query(
-    `INSERT INTO ${db.table('events')} (task_id, id, previous, event, data) VALUES ($1, $2, $3, $4, $5)`,
-    [taskId, id, previous, event.event, event.data],
-  );
   const finished = isFinished(snapshot.status);
-  const { rows } = await client.query<{ hist_count: number; hist_bytes: string }>(
-    `UPDATE ${db.table('tasks')} SET snapshot = $2, status = $3, last_event = $4,
-       output = CASE WHEN $5 THEN '' ELSE output END || $6,
-       hist_count = hist_count + 1, hist_bytes = hist_bytes + octet_length($7),
-       turn = CASE WHEN $8 THEN NULL ELSE turn END, running = running AND NOT $8,
-       lease_holder = CASE WHEN $8 THEN NULL ELSE lease_holder END,
-       lease_until = CASE WHEN $8 THEN NULL ELSE lease_until END,
-       input = CASE WHEN $8 THEN NULL ELSE input END,
-       expires_at = CASE WHEN $8 THEN now() + $9 * interval '1 millisecond' ELSE NULL END
-     WHERE id = $1 RETURNING hist_count, hist_bytes`,
+  const { rows } = await client.query<{ id: string; hist_count: number; hist_bytes: string }>(
+    `WITH ev AS (
+       INSERT INTO ${db.table('events')} (task_id, id, previous, event, data)
+       VALUES ($1, coalesce($4::bigint, nextval('${db.table('event_ids')}')), $10, $11, $7) RETURNING id),
+     up AS (
+       UPDATE ${db.table('tasks')} SET snapshot = $2, status = $3, last_event = (SELECT id FROM ev),
+         output = CASE WHEN $5 THEN '' ELSE output END || $6,
+         hist_count = hist_count + 1, hist_bytes = hist_bytes + octet_length($7),
+         turn = CASE WHEN $8 THEN NULL ELSE turn END, running = running AND NOT $8,
+         lease_holder = CASE WHEN $8 THEN NULL ELSE lease_holder END,
+         lease_until = CASE WHEN $8 THEN NULL ELSE lease_until END,
+         input = CASE WHEN $8 THEN NULL ELSE input END,
+         expires_at = CASE WHEN $8 THEN now() + $9 * interval '1 millisecond' ELSE NULL END
+       WHERE id = $1 RETURNING hist_count, hist_bytes)
+     SELECT ev.id::text AS id, up.hist_count, up.hist_bytes::text AS hist_bytes,
+       pg_notify($12, 'e ' || ev.id || ' ' || $13 || ' ' || $1),
+       CASE WHEN $14::text IS NOT NULL THEN pg_notify($12, 'o ' || $14) END
+     FROM ev, up`,
     [
       taskId,
       JSON.stringify(snapshot),
       snapshot.status,
-      id,
+      id ?? null,
       event.clearOutput === true,
       event.appendOutput ?? '',
       event.data,
       finished,
       limits.ttlMs,
+      previous,
+      event.event,
+      db.channel,
+      isTerminalEvent(event.event) ? '1' : '0',
+      task === undefined && snapshot.owner !== undefined ? ownerHash(snapshot.owner) : null,
     ],
   );
   const kept = rows[0]!;
@@ -110,9 +120,7 @@ export async function appendEvent(
     await trim(db, client, taskId, limits);
   }
   if (finished && task !== undefined) await release(db, client, task);
-  const notices = [`e ${id} ${isTerminalEvent(event.event) ? 1 : 0} ${taskId}`];
-  if (task === undefined && snapshot.owner !== undefined) notices.push(`o ${ownerHash(snapshot.owner)}`);
-  await notify(client, db.channel, notices);
+  return kept.id;
 }
 
 /** Drops the oldest events until the history is within both limits; the latest is always kept. */
