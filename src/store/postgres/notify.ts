@@ -4,9 +4,9 @@
  * - `e <event id> <1 if terminal, else 0> <task id>`: an event was committed to the task;
  * - `o <hash of the owner>`: a task was created for an owner;
  * - `q`: a task was queued.
+ * The writes send them with `pg_notify()` in their transaction: PostgreSQL delivers them when (and only if) it commits.
  */
 import { createHash } from 'node:crypto';
-import type { Queryable } from './database';
 
 export type Notice =
   | { kind: 'event'; taskId: string; eventId: string; terminal: boolean }
@@ -24,13 +24,4 @@ export function parseNotice(payload: string): Notice | undefined {
   const match = /^e ([0-9]+) ([01]) (.+)$/s.exec(payload);
   if (match === null) return undefined;
   return { kind: 'event', eventId: match[1]!, terminal: match[2] === '1', taskId: match[3]! };
-}
-
-/** Sends the notices in the transaction of `client`: PostgreSQL delivers them when (and only if) it commits. */
-export async function notify(client: Queryable, channel: string, payloads: string[]): Promise<void> {
-  if (payloads.length === 0) return;
-  await client.query('SELECT pg_notify($1, p) FROM unnest($2::text[]) WITH ORDINALITY AS n(p, i) ORDER BY i', [
-    channel,
-    payloads,
-  ]);
 }

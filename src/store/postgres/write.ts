@@ -35,30 +35,12 @@ export async function nextEventId(db: PgDatabase, client: Queryable): Promise<st
   return rows[0]!.id;
 }
 
-/** Creates the task's row, holding its first event id (`id`), and its place in its owner's index. */
-export async function insertTask(
-  db: PgDatabase,
-  client: Queryable,
-  snapshot: TaskSnapshot,
-  id: string,
-  extra: { input?: string | undefined; traceparent?: string | undefined; key?: string; fingerprint?: string } = {},
-): Promise<void> {
+/** Creates the row of a task whose first write is a commit (not an enqueue), holding its first event id (`id`). */
+export async function insertTask(db: PgDatabase, client: Queryable, snapshot: TaskSnapshot, id: string): Promise<void> {
   await client.query(
-    `INSERT INTO ${db.table('tasks')} (id, type, owner, grp, status, snapshot, last_event, position, input,
-       traceparent, idempotency_key, fingerprint)
-     VALUES ($1, $2, $3, $4, $5, '', $6, CASE WHEN $3::text IS NULL THEN NULL ELSE $6::bigint END, $7, $8, $9, $10)`,
-    [
-      snapshot.id,
-      snapshot.type,
-      snapshot.owner ?? null,
-      groupOf(snapshot.owner),
-      snapshot.status,
-      id,
-      extra.input ?? null,
-      extra.traceparent ?? null,
-      extra.key ?? null,
-      extra.fingerprint ?? null,
-    ],
+    `INSERT INTO ${db.table('tasks')} (id, type, owner, grp, status, snapshot, last_event, position)
+     VALUES ($1, $2, $3, $4, $5, '', $6, CASE WHEN $3::text IS NULL THEN NULL ELSE $6::bigint END)`,
+    [snapshot.id, snapshot.type, snapshot.owner ?? null, groupOf(snapshot.owner), snapshot.status, id],
   );
 }
 
