@@ -2,6 +2,9 @@ import pg from 'pg';
 import type { PgDatabase } from './database';
 import { parseNotice, type Notice } from './notify';
 
+/** How often the listening connection is asked `SELECT 1`, and how long it may take to answer, in ms. */
+const PING_MS = 30_000;
+const PING_TIMEOUT_MS = 10_000;
 /** How long to wait before reconnecting, in ms: doubling from the first to the last. */
 const RECONNECT_MS = [100, 200, 400, 800, 1600, 2000] as const;
 
@@ -23,6 +26,8 @@ export class PgListener {
   #retry: NodeJS.Timeout | undefined;
   #attempts = 0;
   #closed = false;
+  /** A connection cut without a word (a half-open TCP connection) delivers nothing and reports nothing: asked. */
+  readonly #ping = setInterval(() => void this.#pingOnce(), PING_MS).unref();
 
   constructor(db: PgDatabase, onNotice: (notice: Notice) => void, onResumed: () => void) {
     this.#db = db;
@@ -76,6 +81,22 @@ export class PgListener {
     if (resumed) this.#onResumed();
   }
 
+  async #pingOnce(): Promise<void> {
+    const client = this.#client;
+    if (client === undefined || this.#connecting !== undefined) return;
+    const silent = setTimeout(
+      () => this.#lost(client, new Error(`the listening connection did not answer within ${PING_TIMEOUT_MS} ms`)),
+      PING_TIMEOUT_MS,
+    ).unref();
+    try {
+      await client.query('SELECT 1');
+    } catch (error) {
+      this.#lost(client, error as Error);
+    } finally {
+      clearTimeout(silent);
+    }
+  }
+
   /** The connection failed or ended: reported once per outage, then tried again, with a growing delay. */
   #lost(client: pg.Client, error: Error): void {
     client.removeAllListeners('notification');
@@ -102,6 +123,7 @@ export class PgListener {
     if (this.#closed) return;
     this.#closed = true;
     clearTimeout(this.#retry);
+    clearInterval(this.#ping);
     const client = this.#current;
     this.#client = undefined;
     this.#current = undefined;
