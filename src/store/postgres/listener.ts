@@ -53,7 +53,7 @@ export class PgListener {
 
   async #connect(): Promise<void> {
     // Named, so it can be told apart in pg_stat_activity: the process's one listening connection for this schema.
-    const client = new pg.Client({ ...this.#db.settings, application_name: this.#db.listenerName });
+    const client = new pg.Client(named(this.#db.settings, this.#db.listenerName));
     this.#current = client;
     client.on('error', (error) => this.#lost(client, error));
     client.on('end', () => this.#lost(client, new Error('Connection terminated')));
@@ -133,4 +133,15 @@ export class PgListener {
       await client.end().catch(() => {});
     }
   }
+}
+
+/** The settings with `application_name` set, also over one that the connection string names (which would win). */
+function named(settings: pg.ClientConfig, name: string): pg.ClientConfig {
+  const { connectionString } = settings;
+  if (connectionString !== undefined && URL.canParse(connectionString)) {
+    const url = new URL(connectionString);
+    url.searchParams.set('application_name', name);
+    return { ...settings, connectionString: url.toString() };
+  }
+  return { ...settings, application_name: name };
 }
