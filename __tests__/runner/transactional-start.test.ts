@@ -110,6 +110,28 @@ describe('runner.start() inside the app’s own PostgreSQL transaction', () => {
     expect((await fetch(`${t.base}/tasks/${rolledBack}`)).status).toBe(404);
   });
 
+  it('keeps an idempotency key inside the transaction: a repeat there replays it, a rollback forgets it', async () => {
+    const key = `order-${Date.now()}`;
+    const [first, repeat] = await inTransaction(
+      async (client) => [
+        await t.runner.submit('report', { order: 4 }, { idempotencyKey: key, transaction: client }),
+        await t.runner.submit('report', { order: 4 }, { idempotencyKey: key, transaction: client }),
+      ],
+      'ROLLBACK',
+    );
+    expect(first.replayed).toBe(false);
+    expect(repeat).toEqual({ snapshot: first.snapshot, replayed: true });
+    // Rolled back with its task: the key starts a task again, which runs once committed.
+    const again = await inTransaction(
+      (client) => t.runner.submit('report', { order: 4 }, { idempotencyKey: key, transaction: client }),
+      'COMMIT',
+    );
+    expect(again.replayed).toBe(false);
+    expect(again.snapshot.id).not.toBe(first.snapshot.id);
+    expect(await finished(again.snapshot.id)).toBe('completed');
+    expect(ran).not.toContain(first.snapshot.id);
+  });
+
   it('never lets concurrent transactional starts pass maxQueued', async () => {
     const bounded = new TaskRunner({ store: new PostgresStore({ pool: app, schema }), worker: false, maxQueued: 3 });
     bounded.define('held');

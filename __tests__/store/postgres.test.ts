@@ -141,3 +141,16 @@ describe('docs/postgres.md', () => {
     expect(printed).toBe(`${migrationSql('sse_tasks').join(';\n\n')};`);
   });
 });
+
+describe('PostgresStore before migrate()', () => {
+  it('says to call migrate() when its tables are missing', async () => {
+    const store = new PostgresStore({ connectionString: PG_URL, schema: uniqueSchema('unmigrated'), poolSize: 1 });
+    try {
+      await expect(store.read('x')).rejects.toThrow(
+        /tables are missing in schema "t_unmigrated_.*call `await store.migrate\(\)`/,
+      );
+    } finally {
+      await store.close();
+    }
+  });
+});

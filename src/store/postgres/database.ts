@@ -139,6 +139,14 @@ export class PgDatabase {
   }
 
   #translate(error: unknown): unknown {
+    const code = (error as { code?: unknown } | null)?.code;
+    if (code === '42P01' || code === '3F000') {
+      return new Error(
+        `koa-sse-tasks: the store's tables are missing in schema "${this.schema}" (${(error as Error).message}): ` +
+          'call `await store.migrate()` once before using the store, or run the SQL of docs/postgres.md',
+        { cause: error },
+      );
+    }
     if (!isConnectionError(error)) return error;
     this.lost(error);
     return new StoreUnavailableError(
