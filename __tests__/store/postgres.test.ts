@@ -110,6 +110,26 @@ describe('PostgresStore', () => {
     }
   });
 
+  it('keeps exactly historyLimit events, and counts what it keeps right, however the history was trimmed', async () => {
+    const store = await storeOnPool();
+    try {
+      const task = { ...queued(), status: 'running' as const };
+      for (let i = 0; i < 30; i++) {
+        const data = i === 20 ? 'x'.repeat(300) : `{"percent":${i}}`; // one past maxHistoryBytes: trimmed to itself
+        await store.commit(task, { event: 'progress', data }, { ...limits, historyLimit: 5, maxHistoryBytes: 250 });
+      }
+      const [kept] = await queryOnce<{ events: string; bytes: string; hist_count: number; hist_bytes: string }>(
+        `SELECT (SELECT count(*) FROM "${store.schema}".events WHERE task_id = $1)::text AS events,
+           (SELECT sum(octet_length(data)) FROM "${store.schema}".events WHERE task_id = $1)::text AS bytes,
+           hist_count, hist_bytes::text FROM "${store.schema}".tasks WHERE id = $1`,
+        [task.id],
+      );
+      expect(kept).toEqual({ events: '5', bytes: kept!.hist_bytes, hist_count: 5, hist_bytes: kept!.bytes });
+    } finally {
+      await store.close();
+    }
+  });
+
   it('refuses a transaction that is not a pg client, and writes nothing', async () => {
     const store = await storeOnPool();
     try {

@@ -98,11 +98,27 @@ export async function appendEvent(
     ],
   );
   const kept = rows[0]!;
-  if (kept.hist_count > limits.historyLimit || Number(kept.hist_bytes) > limits.maxHistoryBytes) {
+  const [count, bytes] = [kept.hist_count, Number(kept.hist_bytes)];
+  if (count === limits.historyLimit + 1 && bytes <= limits.maxHistoryBytes) {
+    await dropOldest(db, client, taskId); // a task at its limit: one event in, the oldest out (a primary key lookup)
+  } else if (count > limits.historyLimit || bytes > limits.maxHistoryBytes) {
     await trim(db, client, taskId, limits);
   }
   if (finished && task !== undefined) await release(db, client, task);
   return kept.id;
+}
+
+/** Drops the task's oldest event. */
+async function dropOldest(db: PgDatabase, client: Queryable, taskId: string): Promise<void> {
+  await client.query(
+    `WITH gone AS (
+       DELETE FROM ${db.table('events')} WHERE task_id = $1
+         AND id = (SELECT id FROM ${db.table('events')} WHERE task_id = $1 ORDER BY id LIMIT 1)
+       RETURNING octet_length(data) AS bytes)
+     UPDATE ${db.table('tasks')} SET hist_count = hist_count - 1, hist_bytes = hist_bytes - (SELECT bytes FROM gone)
+     WHERE id = $1 AND EXISTS (SELECT 1 FROM gone)`,
+    [taskId],
+  );
 }
 
 /** Drops the oldest events until the history is within both limits; the latest is always kept. */
