@@ -116,7 +116,7 @@ describe('timeouts, retries and stalls', () => {
   });
 
   it('stops retrying when the task is cancelled during the backoff', async () => {
-    jest.useFakeTimers({ doNotFake: UNFAKED });
+    jest.useFakeTimers({ doNotFake: [...UNFAKED] });
     runner = new TaskRunner();
     let calls = 0;
     const retrying = nextEvent(runner, (event) => event.event === 'status' && event.data.includes('Retrying'));
@@ -138,7 +138,7 @@ describe('timeouts, retries and stalls', () => {
   });
 
   it('emits `stalled` when a job goes stallMs without progress, once per stall, and lets it go on', async () => {
-    jest.useFakeTimers({ doNotFake: UNFAKED });
+    jest.useFakeTimers({ doNotFake: [...UNFAKED] });
     runner = new TaskRunner();
     const stalled: Array<[string, unknown]> = [];
     runner.on('stalled', (taskId, info) => stalled.push([taskId, info]));
