@@ -6,7 +6,7 @@
 //   node bench/run.mjs --profile     CPU profiles of the fan-out, churn and stalled-client servers (hot functions, by
 //                                    area and by function) and what one idle stream holds on the heap, by kind of
 //                                    object (--only=stalled: that one alone)
-//   options: --passes=N  --only=idle,fanout,latency,churn,overhead,manyTasks,stalled,submit
+//   options: --passes=N  --only=idle,fanout,latency,churn,overhead,manyTasks,stalled,submit,output
 //            --targets=koa-sse-tasks,better-sse
 //            --out=FILE  --no-write  --render=bench/results/full-latest.json (re-print a saved run, no measuring)
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
@@ -27,6 +27,7 @@ import {
   summarizeResults,
 } from './report.mjs';
 import { SCENARIOS } from './scenarios.mjs';
+import { OUTPUT } from './output.mjs';
 import { SUBMIT } from './submit.mjs';
 
 const HOST = new URL('./servers/host.mjs', import.meta.url).pathname;
@@ -52,6 +53,7 @@ const { values: options } = parseArgs({
 const mode = options.quick ? 'quick' : 'full';
 const cfg = globalThis.structuredClone(options.quick ? QUICK : FULL);
 cfg.submit = SUBMIT.config[mode];
+cfg.output = OUTPUT.config[mode];
 if (options.passes !== undefined) {
   cfg.passes = Number(options.passes);
   // --passes is for every scenario, those with a count of their own included.
@@ -59,7 +61,7 @@ if (options.passes !== undefined) {
 }
 const only = options.only?.split(',').map((s) => s.trim());
 const onlyTargets = options.targets?.split(',').map((s) => s.trim());
-const scenarios = [...SCENARIOS, SUBMIT]
+const scenarios = [...SCENARIOS, SUBMIT, OUTPUT]
   .filter((s) => only === undefined || only.includes(s.name))
   .map((s) => ({
     ...s,
@@ -113,7 +115,9 @@ async function runUnit(scenario, targets, extra = {}) {
       : { server: servers[targets[0]], client, cfg, target: targets[0], ...extra };
     let timer;
     const timeout = new Promise((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`timed out after ${unitTimeoutMs} ms`)), unitTimeoutMs);
+      // A scenario may need longer than the others (output's baseline writes 20 M frames in a full run).
+      const limitMs = scenario.timeoutMs?.[mode] ?? unitTimeoutMs;
+      timer = setTimeout(() => reject(new Error(`timed out after ${limitMs} ms`)), limitMs);
     });
     const result = await Promise.race([scenario.run(ctx), timeout]).finally(() => clearTimeout(timer));
     const otherLoadPct = meter.stop((await ourCpuUs()) - ourStart) * 100;
@@ -153,6 +157,7 @@ const HEADLINES = {
   manyTasks: ['totalMs', 'cpuMs', 'heapMB'],
   stalled: ['newestP50Ms', 'newestMaxMs', 'framesMin', 'framesMedian', 'cpuMs'],
   submit: SUBMIT.headlines,
+  output: OUTPUT.headlines,
 };
 
 /** A scenario's passes: its own count when its config has one, else the run's. */
@@ -245,9 +250,10 @@ async function report(run, out) {
   const table = buildTable(
     summary,
     run.cfg,
-    run.scenarios.filter((scenario) => scenario.name !== SUBMIT.name),
+    run.scenarios.filter((scenario) => scenario.name !== SUBMIT.name && scenario.name !== OUTPUT.name),
   );
   const submitTable = SUBMIT.render(summary.submit, false);
+  const outputTable = OUTPUT.render(summary.output, false);
   const goals = checkGoals(summary, run.cfg).filter((goal) => !goal.value.startsWith('–'));
   const otherLoad = summarize(
     Object.values(run.results).flatMap((byTarget) =>
@@ -258,6 +264,7 @@ async function report(run, out) {
   );
   if (table.sections.length > 0) console.log(`\n${renderText(table)}\n`);
   if (submitTable !== '') console.log(`${SUBMIT.title}\n${submitTable}\n`);
+  if (outputTable !== '') console.log(`${OUTPUT.title}\n${outputTable}\n`);
   if (goals.length > 0) console.log(`${renderGoals(goals, false)}\n`);
   console.log(
     `${run.mode} run: ${run.elapsedMin.toFixed(1)} min; other processes took a median ` +
@@ -291,6 +298,7 @@ function renderSection(run, { summary, table, goals, otherLoad }) {
   if (goals.length > 0) lines.push('### Goals', '', renderGoals(goals, true), '');
   lines.push('### All figures', '', renderMarkdown(table), '');
   if (summary.submit !== undefined) lines.push(`### ${SUBMIT.title}`, '', SUBMIT.render(summary.submit, true), '');
+  if (summary.output !== undefined) lines.push(`### ${OUTPUT.title}`, '', OUTPUT.render(summary.output, true), '');
   if (summary.idle !== undefined) {
     lines.push('### Idle memory by step (medians, after a forced GC)', '', idleSteps(summary, c.idle.steps), '');
   }
