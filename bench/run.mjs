@@ -3,6 +3,7 @@
 //
 //   npm run bench                    full run (3 passes), writes the results into BENCHMARKS.md
 //   npm run bench -- --quick         fewer connections and events; prints only (unless --out)
+//   (a run without --only or --targets goes on with bench/multi/run.mjs: across instances, on each shared store)
 //   node bench/run.mjs --profile     CPU profiles of the fan-out, churn and stalled-client servers (hot functions, by
 //                                    area and by function) and what one idle stream holds on the heap, by kind of
 //                                    object (--only=stalled: that one alone)
@@ -419,4 +420,19 @@ if (options.render !== undefined) {
   await checkFileLimit();
   if (options.profile) await profile();
   else await benchmark();
+  // A complete run goes on with the multi-instance scenarios (bench/multi/run.mjs), in its own process.
+  if (!options.profile && only === undefined && onlyTargets === undefined) await multiInstance();
+}
+
+async function multiInstance() {
+  const args = [new URL('./multi/run.mjs', import.meta.url).pathname];
+  if (options.quick) args.push('--quick');
+  if (options.passes !== undefined) args.push(`--passes=${options.passes}`);
+  if (options['no-write']) args.push('--no-write');
+  else if (options.out !== undefined) args.push(`--out=${options.out}`);
+  const { spawn } = await import('node:child_process');
+  const code = await new Promise((resolve) =>
+    spawn(process.execPath, args, { stdio: 'inherit' }).once('exit', (exitCode) => resolve(exitCode ?? 1)),
+  );
+  if (code !== 0) process.exitCode = code;
 }
