@@ -10,6 +10,7 @@
 //   options: --passes=N  --only=idle,fanout,latency,churn,overhead,manyTasks,stalled,submit,output
 //            --targets=koa-sse-tasks,better-sse
 //            --out=FILE  --no-write  --render=bench/results/full-latest.json (re-print a saved run, no measuring)
+import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { FULL, QUICK, READY_TOKEN } from './config.mjs';
@@ -76,12 +77,28 @@ let quietBudgetMs = options.quick ? 2_000 : 60_000;
 let quietWaitedMs = 0;
 const started = performance.now();
 
-/** Each process holds one socket per stream; cap the idle ramp below the limit on open files if we must. */
+/**
+ * Each process holds one socket per stream. Below the limit on open files the run needs, it starts again under
+ * `prlimit` with a higher one where it may (root, util-linux's prlimit); else it caps the idle ramp below the limit.
+ */
 async function checkFileLimit() {
   const limit = (await openFileLimit()) ?? Infinity;
   machine.fileLimit = limit;
   const needed = Math.max(...cfg.idle.steps, cfg.manyTasks.tasks * cfg.manyTasks.subscribersPerTask) + 200;
   if (limit >= needed) return;
+  if (process.getuid?.() === 0 && process.env.BENCH_PRLIMIT === undefined && existsSync('/usr/bin/prlimit')) {
+    const nofile = needed + 10_000;
+    const args = [`--nofile=${nofile}:${nofile}`, process.execPath, ...process.execArgv, ...process.argv.slice(1)];
+    const { spawnSync } = await import('node:child_process');
+    // A container without CAP_SYS_RESOURCE may not raise the hard limit, root or not: then the ramp is capped.
+    if (spawnSync('/usr/bin/prlimit', [`--nofile=${nofile}:${nofile}`, 'true']).status === 0) {
+      const { status } = spawnSync('/usr/bin/prlimit', args, {
+        stdio: 'inherit',
+        env: { ...process.env, BENCH_PRLIMIT: '1' },
+      });
+      process.exit(status ?? 1);
+    }
+  }
   const cap = limit - 200;
   console.warn(
     `ulimit -n is ${limit}: idle steps capped at ${cap} (raise it to run ${Math.max(...cfg.idle.steps)} streams)`,

@@ -28,8 +28,8 @@ export async function createTarget() {
   runner.define('bench', (job) => new Promise((done) => startedTask(job.id).resolve({ job, done })));
 
   const app = new Koa();
-  // The idle scenario holds 10,000 streams on one task: past the default maxConnectionsPerTask (1,000).
-  const middleware = sseTasks({ runner, maxConnectionsPerTask: 10_000 });
+  // The idle scenario holds 50,000 streams on one task: past the defaults (10,000 in all, 1,000 per task).
+  const middleware = sseTasks({ runner, maxConnections: 60_000, maxConnectionsPerTask: 60_000 });
   app.use(middleware);
   app.use(jsonRoute);
   let tasks = [];
