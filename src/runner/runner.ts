@@ -2,8 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { InvalidInputError, RunnerClosedError, UnknownTaskTypeError } from '../errors';
 import type { StandardSchemaV1 } from '../standard-schema';
-import type { QueueBound, TaskStore } from '../store/types';
-import type { TaskEvent, TaskHandler, TaskSnapshot } from '../types';
+import type { EnqueueOnceOutcome, EnqueueOptions, QueueBound, TaskStore } from '../store/types';
+import type { TaskHandler, TaskSnapshot } from '../types';
 import { integerOption, optionError } from '../util/validate';
 import { resolveTaskTypeOptions, type TaskTypeOptions } from './attempt';
 import type { CloseOptions, StartOptions, Submission, TaskRunnerEvents, TaskTypeOptionsWithInput } from './calls';
@@ -13,6 +13,7 @@ import { finishTask } from './finish-task';
 import { idempotencyKeyOf } from './idempotency';
 import type { TaskDefinition } from './local-task';
 import { resolveRunnerOptions, type ResolvedRunnerOptions, type TaskRunnerOptions } from './options';
+import { traceEnqueue } from './tracing';
 import { schemaOption, validateInput } from './validate';
 
 export type { StalledInfo };
@@ -141,15 +142,13 @@ export class TaskRunner extends EventEmitter<TaskRunnerEvents> {
     const bound: QueueBound = { types: this.types, maxQueued };
     if (maxQueuedPerOwner !== undefined) bound.maxQueuedPerOwner = maxQueuedPerOwner;
     const { limits } = this.#context;
-    let stored: TaskEvent;
-    if (once === undefined) {
-      stored = await this.store.enqueue(snapshot, value, limits, bound);
-    } else {
-      const outcome = await this.store.enqueueOnce(snapshot, value, limits, once, bound);
-      if (!outcome.created) return { snapshot: outcome.record.snapshot, replayed: true };
-      stored = outcome.event;
-    }
-    this.emit('event', snapshot.id, stored);
+    const outcome = await traceEnqueue(snapshot, async (traceparent): Promise<EnqueueOnceOutcome> => {
+      const enqueue: EnqueueOptions = traceparent === undefined ? { bound } : { bound, traceparent };
+      if (once !== undefined) return this.store.enqueueOnce(snapshot, value, limits, once, enqueue);
+      return { created: true, event: await this.store.enqueue(snapshot, value, limits, enqueue) };
+    });
+    if (!outcome.created) return { snapshot: outcome.record.snapshot, replayed: true };
+    this.emit('event', snapshot.id, outcome.event);
     this.#claimer.wake();
     return { snapshot, replayed: false };
   }

@@ -1,0 +1,151 @@
+// OpenTelemetry traces of the runner: a `task.enqueue <type>` span (PRODUCER) around each start, and a
+// `task.run <type>` span (CONSUMER) around each attempt, its parent the enqueue span. The trace travels with the task:
+// the store keeps the enqueue span's W3C `traceparent` and gives it back with the claim, in whatever process that is.
+//
+// `@opentelemetry/api` is an optional peer dependency: a static import would make every user install it, so it is
+// required once, on first use, and a missing one means no tracing. Until the app registers a tracer provider, each
+// start and attempt costs one look at the global provider, and records nothing.
+import type * as Api from '@opentelemetry/api';
+import type { EnqueueOnceOutcome } from '../store/types';
+import type { TaskSnapshot } from '../types';
+import { isFinished } from '../vocabulary';
+import { messageOf, type Outcome } from './attempt';
+
+type OpenTelemetry = typeof Api;
+
+const TRACER_NAME = 'koa-sse-tasks';
+/** Version 00 of W3C Trace Context: `00-<trace id>-<span id>-<flags>`. */
+const TRACEPARENT = /^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/;
+
+/** `@opentelemetry/api` once required; `null` when it is not installed. */
+let api: OpenTelemetry | null | undefined;
+
+function openTelemetry(): OpenTelemetry | null {
+  if (api === undefined) {
+    try {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports -- an optional peer, required only if present
+      api = require('@opentelemetry/api') as OpenTelemetry;
+    } catch {
+      api = null;
+    }
+  }
+  return api;
+}
+
+/** The API and the runner's tracer, or `undefined` while no tracer provider is registered (or no API installed). */
+function tracing(): { otel: OpenTelemetry; tracer: Api.Tracer } | undefined {
+  const otel = openTelemetry();
+  if (otel === null) return undefined;
+  // Before the app registers one, the global provider is the API's proxy with no delegate, whose spans are no-ops;
+  // its `getDelegateTracer` says so (read by name: the class is deprecated, the method is how it answers).
+  const provider: Api.TracerProvider & { getDelegateTracer?(name: string): Api.Tracer | undefined } =
+    otel.trace.getTracerProvider();
+  const tracer =
+    provider.getDelegateTracer === undefined
+      ? provider.getTracer(TRACER_NAME)
+      : provider.getDelegateTracer(TRACER_NAME);
+  return tracer === undefined ? undefined : { otel, tracer };
+}
+
+/**
+ * Runs `enqueue` (the store's write of a new task) inside a `task.enqueue <type>` span, a child of the active span
+ * (the app's HTTP server span for a `POST /tasks`), giving it the span's `traceparent` to store with the task.
+ * Without tracing, `enqueue` gets `undefined` and nothing else happens.
+ */
+export async function traceEnqueue(
+  snapshot: TaskSnapshot,
+  enqueue: (traceparent: string | undefined) => Promise<EnqueueOnceOutcome>,
+): Promise<EnqueueOnceOutcome> {
+  const found = tracing();
+  if (found === undefined) return enqueue(undefined);
+  const { otel, tracer } = found;
+  const { id, type } = snapshot;
+  const span = tracer.startSpan(`task.enqueue ${type}`, {
+    kind: otel.SpanKind.PRODUCER,
+    attributes: { 'task.id': id, 'task.type': type },
+  });
+  try {
+    const active = otel.trace.setSpan(otel.context.active(), span);
+    const outcome = await otel.context.with(active, () => enqueue(traceparentOf(otel, span.spanContext())));
+    // An idempotency key that had started a task already: this span started nothing, and names that task.
+    const task = outcome.created ? snapshot : outcome.record.snapshot;
+    span.setAttributes({ 'task.id': task.id, 'task.status': task.status, 'task.replayed': !outcome.created });
+    return outcome;
+  } catch (error) {
+    failed(span, otel, error, messageOf(error));
+    throw error;
+  } finally {
+    span.end();
+  }
+}
+
+/** One attempt of a task, as its `task.run` span describes it. */
+export interface TracedAttempt {
+  id: string;
+  type: string;
+  attempt: number;
+  /** What the store gave back with the claim: the enqueue span to continue, if there was one. */
+  traceparent: string | undefined;
+}
+
+/**
+ * Runs one attempt (`run` calls the handler) inside a `task.run <type>` span whose parent is the task's enqueue
+ * span, so the handler's own spans nest under it. `snapshot()` is the task as the attempt left it: its `task.status`
+ * is the status it finished with (`completed`, `failed` or `cancelled`), or how the attempt ended when a retry follows.
+ */
+export function traceAttempt(
+  task: TracedAttempt,
+  run: () => Promise<Outcome>,
+  snapshot: () => TaskSnapshot,
+): Promise<Outcome> {
+  const found = tracing();
+  if (found === undefined) return run();
+  const { otel, tracer } = found;
+  // Never the context active here: that is whatever request or claim happened to wake the runner.
+  const parent = remoteParent(otel, task.traceparent);
+  const span = tracer.startSpan(
+    `task.run ${task.type}`,
+    {
+      kind: otel.SpanKind.CONSUMER,
+      attributes: { 'task.id': task.id, 'task.type': task.type, 'task.attempt': task.attempt },
+    },
+    parent,
+  );
+  return otel.context.with(otel.trace.setSpan(parent, span), run).then((outcome) => {
+    const now = snapshot();
+    const status = isFinished(now.status) ? now.status : outcome.ok ? 'completed' : 'failed';
+    span.setAttribute('task.status', status);
+    if (status === 'failed' && outcome.ok) failed(span, otel, undefined, now.error?.message ?? 'The task failed');
+    else if (status === 'failed' && !outcome.ok) failed(span, otel, outcome.error, outcome.message);
+    span.end();
+    return outcome;
+  });
+}
+
+/** Marks the span failed: an exception event (the error thrown, or else its message) and ERROR status. */
+function failed(span: Api.Span, otel: OpenTelemetry, error: unknown, message: string): void {
+  try {
+    // The SDK reads the error's name, message, stack and code: a hostile getter or Proxy must not break the trace.
+    span.recordException(error instanceof Error ? error : message);
+  } catch {
+    span.recordException(message);
+  }
+  span.setStatus({ code: otel.SpanStatusCode.ERROR, message });
+}
+
+/** The span's context as a W3C `traceparent`; `undefined` for an invalid one (a span of no trace). */
+function traceparentOf(otel: OpenTelemetry, context: Api.SpanContext): string | undefined {
+  if (!otel.trace.isSpanContextValid(context)) return undefined;
+  return `00-${context.traceId}-${context.spanId}-${(context.traceFlags & 0xff).toString(16).padStart(2, '0')}`;
+}
+
+/** The root context with the stored `traceparent` as its remote span; just the root context without a valid one. */
+function remoteParent(otel: OpenTelemetry, traceparent: string | undefined): Api.Context {
+  const match = traceparent === undefined ? null : TRACEPARENT.exec(traceparent);
+  if (match === null) return otel.ROOT_CONTEXT;
+  const [, traceId, spanId, flags] = match as unknown as [string, string, string, string];
+  const context: Api.SpanContext = { traceId, spanId, traceFlags: parseInt(flags, 16), isRemote: true };
+  return otel.trace.isSpanContextValid(context)
+    ? otel.trace.setSpanContext(otel.ROOT_CONTEXT, context)
+    : otel.ROOT_CONTEXT;
+}
