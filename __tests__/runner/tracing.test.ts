@@ -1,0 +1,197 @@
+import { SpanKind, SpanStatusCode, trace, type Span } from '@opentelemetry/api';
+import type Koa from 'koa';
+import { MemoryStore, QueueFullError, TaskRunner, type EnqueueOptions } from '../../src';
+import { postJson, startApp, startTask, waitUntil, type TestApp } from '../helpers/app';
+import { finished } from '../helpers/tasks';
+import { startTracing, type SpanRecord, type Tracing } from '../helpers/tracing';
+
+/** The app's HTTP server span, as an HTTP instrumentation would open it: active while the request is handled. */
+const serverSpan: Koa.Middleware = (ctx, next) =>
+  trace.getTracer('app').startActiveSpan(`${ctx.method} ${ctx.path}`, { kind: SpanKind.SERVER }, async (span: Span) => {
+    try {
+      await next();
+    } finally {
+      span.end();
+    }
+  });
+
+function named(spans: SpanRecord[], name: string): SpanRecord[] {
+  return spans.filter((span) => span.name === name);
+}
+
+function one(spans: SpanRecord[], name: string): SpanRecord {
+  const found = named(spans, name);
+  if (found.length !== 1) throw new Error(`expected one span ${name}, got ${found.length}: ${JSON.stringify(spans)}`);
+  return found[0]!;
+}
+
+describe('traces with a tracer provider registered', () => {
+  let tracing: Tracing;
+  let app: TestApp;
+  /** What each handler saw as the active span. */
+  let activeInHandler: Array<string | undefined>;
+
+  beforeEach(async () => {
+    tracing = startTracing();
+    activeInHandler = [];
+    app = await startApp({
+      before: [serverSpan],
+      define: (runner) => {
+        runner.define('report', async (job) => {
+          activeInHandler.push(trace.getActiveSpan()?.spanContext().spanId);
+          await new Promise((resolve) => setTimeout(resolve, 5));
+          // The handler's own span, under whatever span is active after an await.
+          trace.getTracer('app').startActiveSpan('render', (span) => span.end());
+          return { month: (job.input as { month: string }).month };
+        });
+        runner.define('broken', () => {
+          throw new Error('The printer is on fire');
+        });
+        let calls = 0;
+        runner.define(
+          'flaky',
+          (job) => {
+            activeInHandler.push(trace.getActiveSpan()?.spanContext().spanId);
+            if (++calls < 3) throw new Error(`attempt ${job.attempt} failed`);
+            return 'done';
+          },
+          { retries: 2, backoffMs: 1 },
+        );
+      },
+    });
+  });
+
+  afterEach(async () => {
+    await app.close();
+    await tracing.close();
+  });
+
+  it('records task.enqueue under the POST /tasks server span and runs the job in task.run, its child', async () => {
+    const id = await startTask(app.base, 'report', { month: '2026-10' });
+    expect((await finished(app.runner, id)).status).toBe('completed');
+    await waitUntil(() => named(tracing.spans(), 'render').length === 1, 5000, 'the handler span');
+    const spans = tracing.spans();
+    const server = one(spans, 'POST /tasks');
+    const enqueue = one(spans, 'task.enqueue report');
+    const run = one(spans, 'task.run report');
+    const render = one(spans, 'render');
+    expect(enqueue).toMatchObject({ kind: SpanKind.PRODUCER, traceId: server.traceId, parentSpanId: server.spanId });
+    expect(enqueue.attributes).toMatchObject({ 'task.id': id, 'task.type': 'report', 'task.status': 'queued' });
+    expect(run).toMatchObject({ kind: SpanKind.CONSUMER, traceId: server.traceId, parentSpanId: enqueue.spanId });
+    expect(run.attributes).toEqual({
+      'task.id': id,
+      'task.type': 'report',
+      'task.attempt': 1,
+      'task.status': 'completed',
+    });
+    expect(run.status.code).toBe(SpanStatusCode.UNSET);
+    expect(run.events).toEqual([]);
+    expect(activeInHandler).toEqual([run.spanId]);
+    expect(render).toMatchObject({ traceId: server.traceId, parentSpanId: run.spanId });
+  });
+
+  it('marks a failed attempt with an exception event and ERROR status', async () => {
+    const id = await startTask(app.base, 'broken');
+    expect((await finished(app.runner, id)).status).toBe('failed');
+    const run = one(tracing.spans(), 'task.run broken');
+    expect(run.attributes).toMatchObject({ 'task.id': id, 'task.attempt': 1, 'task.status': 'failed' });
+    expect(run.status).toEqual({ code: SpanStatusCode.ERROR, message: 'The printer is on fire' });
+    expect(run.events).toEqual([
+      {
+        name: 'exception',
+        attributes: expect.objectContaining({
+          'exception.type': 'Error',
+          'exception.message': 'The printer is on fire',
+          'exception.stacktrace': expect.stringContaining('tracing.test.ts'),
+        }),
+      },
+    ]);
+  });
+
+  it('runs each attempt of a retried task in its own task.run span, all children of the one enqueue span', async () => {
+    const snapshot = await app.runner.start('flaky');
+    expect((await finished(app.runner, snapshot.id)).status).toBe('completed');
+    const spans = tracing.spans();
+    const enqueue = one(spans, 'task.enqueue flaky');
+    expect(enqueue.parentSpanId).toBeUndefined(); // started outside any request: the trace starts here
+    const runs = named(spans, 'task.run flaky');
+    expect(runs.map((run) => [run.attributes['task.attempt'], run.attributes['task.status'], run.status.code])).toEqual(
+      [
+        [1, 'failed', SpanStatusCode.ERROR],
+        [2, 'failed', SpanStatusCode.ERROR],
+        [3, 'completed', SpanStatusCode.UNSET],
+      ],
+    );
+    expect(runs.map((run) => run.events.length)).toEqual([1, 1, 0]);
+    for (const run of runs) expect(run).toMatchObject({ traceId: enqueue.traceId, parentSpanId: enqueue.spanId });
+    expect(activeInHandler).toEqual(runs.map((run) => run.spanId));
+  });
+
+  it('names the task an idempotency key had started, and starts no second run', async () => {
+    const post = () =>
+      postJson(app.base, '/tasks', { type: 'report', input: { month: '2026-11' } }, { 'Idempotency-Key': 'k1' });
+    const first = (await (await post()).json()) as { id: string };
+    await finished(app.runner, first.id);
+    expect((await post()).status).toBe(200);
+    const enqueues = named(tracing.spans(), 'task.enqueue report');
+    expect(enqueues.map((span) => [span.attributes['task.id'], span.attributes['task.replayed']])).toEqual([
+      [first.id, false],
+      [first.id, true],
+    ]);
+    expect(named(tracing.spans(), 'task.run report')).toHaveLength(1);
+  });
+
+  it('marks an enqueue the store refused with ERROR status', async () => {
+    const web = new TaskRunner({ worker: false, maxQueued: 1 });
+    try {
+      web.define('later');
+      await web.start('later');
+      await expect(web.start('later')).rejects.toBeInstanceOf(QueueFullError);
+      const [accepted, refused] = named(tracing.spans(), 'task.enqueue later');
+      expect(accepted?.status.code).toBe(SpanStatusCode.UNSET);
+      expect(refused?.status).toMatchObject({ code: SpanStatusCode.ERROR });
+      expect(refused?.events.map((event) => event.attributes['exception.type'])).toEqual(['queue_full']); // the error's code, as the SDK reads it
+    } finally {
+      await web.close();
+    }
+  });
+});
+
+describe('traces without a tracer provider', () => {
+  /** A memory store that remembers what each enqueue was given. */
+  class WatchedStore extends MemoryStore {
+    readonly given: Array<EnqueueOptions | undefined> = [];
+    override enqueue(...args: Parameters<MemoryStore['enqueue']>): ReturnType<MemoryStore['enqueue']> {
+      this.given.push(args[3]);
+      return super.enqueue(...args);
+    }
+  }
+
+  it('records nothing and stores no traceparent, then traces once the app registers a provider', async () => {
+    const store = new WatchedStore();
+    const runner = new TaskRunner({ store });
+    const active: Array<string | undefined> = [];
+    runner.define('report', () => void active.push(trace.getActiveSpan()?.spanContext().spanId));
+    try {
+      const untraced = await runner.start('report');
+      await finished(runner, untraced.id);
+      expect(store.given[0]).not.toHaveProperty('traceparent');
+      expect(active).toEqual([undefined]);
+
+      const tracing = startTracing();
+      try {
+        const traced = await runner.start('report');
+        await finished(runner, traced.id);
+        const enqueue = one(tracing.spans(), 'task.enqueue report');
+        const run = one(tracing.spans(), 'task.run report');
+        expect(store.given[1]?.traceparent).toBe(`00-${enqueue.traceId}-${enqueue.spanId}-01`);
+        expect(active[1]).toBe(run.spanId);
+        expect(tracing.spans().map((span) => span.attributes['task.id'])).toEqual([traced.id, traced.id]);
+      } finally {
+        await tracing.close();
+      }
+    } finally {
+      await runner.close();
+    }
+  });
+});
