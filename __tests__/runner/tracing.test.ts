@@ -1,29 +1,8 @@
-import { SpanKind, SpanStatusCode, trace, type Span } from '@opentelemetry/api';
-import type Koa from 'koa';
+import { SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import { MemoryStore, QueueFullError, TaskRunner, type EnqueueOptions } from '../../src';
 import { postJson, startApp, startTask, waitUntil, type TestApp } from '../helpers/app';
 import { finished } from '../helpers/tasks';
-import { startTracing, type SpanRecord, type Tracing } from '../helpers/tracing';
-
-/** The app's HTTP server span, as an HTTP instrumentation would open it: active while the request is handled. */
-const serverSpan: Koa.Middleware = (ctx, next) =>
-  trace.getTracer('app').startActiveSpan(`${ctx.method} ${ctx.path}`, { kind: SpanKind.SERVER }, async (span: Span) => {
-    try {
-      await next();
-    } finally {
-      span.end();
-    }
-  });
-
-function named(spans: SpanRecord[], name: string): SpanRecord[] {
-  return spans.filter((span) => span.name === name);
-}
-
-function one(spans: SpanRecord[], name: string): SpanRecord {
-  const found = named(spans, name);
-  if (found.length !== 1) throw new Error(`expected one span ${name}, got ${found.length}: ${JSON.stringify(spans)}`);
-  return found[0]!;
-}
+import { named, one, serverSpan, startTracing, type Tracing } from '../helpers/tracing';
 
 describe('traces with a tracer provider registered', () => {
   let tracing: Tracing;
