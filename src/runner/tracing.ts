@@ -3,8 +3,9 @@
 // the store keeps the enqueue span's W3C `traceparent` and gives it back with the claim, in whatever process that is.
 //
 // `@opentelemetry/api` is an optional peer dependency: a static import would make every user install it, so it is
-// required once, on first use, and a missing one means no tracing. Until the app registers a tracer provider, each
-// start and attempt costs one look at the global provider, and records nothing.
+// required once, when first needed, and a missing one means no tracing. Until the app registers something with the
+// API, each start and attempt costs one property lookup (the API's global registry), and the API is not even loaded;
+// once it has, one look at the global tracer provider, and nothing is recorded until that is a real one.
 import type * as Api from '@opentelemetry/api';
 import type { EnqueueOnceOutcome } from '../store/types';
 import type { TaskSnapshot } from '../types';
@@ -16,6 +17,12 @@ type OpenTelemetry = typeof Api;
 const TRACER_NAME = 'koa-sse-tasks';
 /** Version 00 of W3C Trace Context: `00-<trace id>-<span id>-<flags>`. */
 const TRACEPARENT = /^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/;
+
+/**
+ * Where `@opentelemetry/api` 1.x keeps what the app registered (provider, context manager, propagator), shared by
+ * every copy of the API in the process: absent until the app registers one.
+ */
+const REGISTRY = Symbol.for('opentelemetry.js.api.1');
 
 /** `@opentelemetry/api` once required; `null` when it is not installed. */
 let api: OpenTelemetry | null | undefined;
@@ -34,6 +41,7 @@ function openTelemetry(): OpenTelemetry | null {
 
 /** The API and the runner's tracer, or `undefined` while no tracer provider is registered (or no API installed). */
 function tracing(): { otel: OpenTelemetry; tracer: Api.Tracer } | undefined {
+  if ((globalThis as { [REGISTRY]?: unknown })[REGISTRY] === undefined) return undefined;
   const otel = openTelemetry();
   if (otel === null) return undefined;
   // Before the app registers one, the global provider is the API's proxy with no delegate, whose spans are no-ops;
