@@ -26,6 +26,11 @@ describe('traces with a tracer provider registered', () => {
         runner.define('broken', () => {
           throw new Error('The printer is on fire');
         });
+        runner.define('hostile', () => {
+          const { proxy, revoke } = Proxy.revocable(new Error('gone'), {});
+          revoke();
+          throw proxy; // every read of it throws, `instanceof` included
+        });
         let calls = 0;
         runner.define(
           'flaky',
@@ -85,6 +90,14 @@ describe('traces with a tracer provider registered', () => {
         }),
       },
     ]);
+  });
+
+  it('still ends the run span of a handler that throws a revoked Proxy', async () => {
+    const id = await startTask(app.base, 'hostile');
+    expect((await finished(app.runner, id)).status).toBe('failed');
+    const run = one(tracing.spans(), 'task.run hostile');
+    expect(run.status).toEqual({ code: SpanStatusCode.ERROR, message: 'The task failed' });
+    expect(run.events).toEqual([{ name: 'exception', attributes: { 'exception.message': 'The task failed' } }]);
   });
 
   it('runs each attempt of a retried task in its own task.run span, all children of the one enqueue span', async () => {

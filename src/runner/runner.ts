@@ -2,8 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { InvalidInputError, RunnerClosedError, UnknownTaskTypeError } from '../errors';
 import type { StandardSchemaV1 } from '../standard-schema';
-import type { EnqueueOnceOutcome, EnqueueOptions, QueueBound, TaskStore } from '../store/types';
-import type { TaskHandler, TaskSnapshot } from '../types';
+import type { EnqueueOptions, QueueBound, TaskStore } from '../store/types';
+import type { TaskEvent, TaskHandler, TaskSnapshot } from '../types';
 import { integerOption, optionError } from '../util/validate';
 import { resolveTaskTypeOptions, type TaskTypeOptions } from './attempt';
 import type { CloseOptions, StartOptions, Submission, TaskRunnerEvents, TaskTypeOptionsWithInput } from './calls';
@@ -142,13 +142,20 @@ export class TaskRunner extends EventEmitter<TaskRunnerEvents> {
     const bound: QueueBound = { types: this.types, maxQueued };
     if (maxQueuedPerOwner !== undefined) bound.maxQueuedPerOwner = maxQueuedPerOwner;
     const { limits } = this.#context;
-    const outcome = await traceEnqueue(snapshot, async (traceparent): Promise<EnqueueOnceOutcome> => {
-      const enqueue: EnqueueOptions = traceparent === undefined ? { bound } : { bound, traceparent };
-      if (once !== undefined) return this.store.enqueueOnce(snapshot, value, limits, once, enqueue);
-      return { created: true, event: await this.store.enqueue(snapshot, value, limits, enqueue) };
-    });
-    if (!outcome.created) return { snapshot: outcome.record.snapshot, replayed: true };
-    this.emit('event', snapshot.id, outcome.event);
+    // Traced, the store keeps the enqueue span's traceparent with the task, for the spans of its attempts.
+    const withTrace = (traceparent?: string): EnqueueOptions =>
+      traceparent === undefined ? { bound } : { bound, traceparent };
+    let stored: TaskEvent;
+    if (once === undefined) {
+      stored = await traceEnqueue(snapshot, (trace) => this.store.enqueue(snapshot, value, limits, withTrace(trace)));
+    } else {
+      const outcome = await traceEnqueue(snapshot, (trace) =>
+        this.store.enqueueOnce(snapshot, value, limits, once, withTrace(trace)),
+      );
+      if (!outcome.created) return { snapshot: outcome.record.snapshot, replayed: true };
+      stored = outcome.event;
+    }
+    this.emit('event', snapshot.id, stored);
     this.#claimer.wake();
     return { snapshot, replayed: false };
   }

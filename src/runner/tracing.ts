@@ -8,7 +8,7 @@
 // once it has, one look at the global tracer provider, and nothing is recorded until that is a real one.
 import type * as Api from '@opentelemetry/api';
 import type { EnqueueOnceOutcome } from '../store/types';
-import type { TaskSnapshot } from '../types';
+import type { TaskEvent, TaskSnapshot } from '../types';
 import { isFinished } from '../vocabulary';
 import { messageOf, type Outcome } from './attempt';
 
@@ -39,8 +39,14 @@ function openTelemetry(): OpenTelemetry | null {
   return api;
 }
 
+/** The API and the runner's tracer. */
+interface Tracing {
+  otel: OpenTelemetry;
+  tracer: Api.Tracer;
+}
+
 /** The API and the runner's tracer, or `undefined` while no tracer provider is registered (or no API installed). */
-function tracing(): { otel: OpenTelemetry; tracer: Api.Tracer } | undefined {
+function tracing(): Tracing | undefined {
   if ((globalThis as { [REGISTRY]?: unknown })[REGISTRY] === undefined) return undefined;
   const otel = openTelemetry();
   if (otel === null) return undefined;
@@ -60,13 +66,19 @@ function tracing(): { otel: OpenTelemetry; tracer: Api.Tracer } | undefined {
  * (the app's HTTP server span for a `POST /tasks`), giving it the span's `traceparent` to store with the task.
  * Without tracing, `enqueue` gets `undefined` and nothing else happens.
  */
-export async function traceEnqueue(
+export function traceEnqueue<Outcome extends TaskEvent | EnqueueOnceOutcome>(
   snapshot: TaskSnapshot,
-  enqueue: (traceparent: string | undefined) => Promise<EnqueueOnceOutcome>,
-): Promise<EnqueueOnceOutcome> {
+  enqueue: (traceparent: string | undefined) => Promise<Outcome>,
+): Promise<Outcome> {
   const found = tracing();
-  if (found === undefined) return enqueue(undefined);
-  const { otel, tracer } = found;
+  return found === undefined ? enqueue(undefined) : enqueueInSpan(found, snapshot, enqueue);
+}
+
+async function enqueueInSpan<Outcome extends TaskEvent | EnqueueOnceOutcome>(
+  { otel, tracer }: Tracing,
+  snapshot: TaskSnapshot,
+  enqueue: (traceparent: string | undefined) => Promise<Outcome>,
+): Promise<Outcome> {
   const { id, type } = snapshot;
   const span = tracer.startSpan(`task.enqueue ${type}`, {
     kind: otel.SpanKind.PRODUCER,
@@ -76,8 +88,9 @@ export async function traceEnqueue(
     const active = otel.trace.setSpan(otel.context.active(), span);
     const outcome = await otel.context.with(active, () => enqueue(traceparentOf(otel, span.spanContext())));
     // An idempotency key that had started a task already: this span started nothing, and names that task.
-    const task = outcome.created ? snapshot : outcome.record.snapshot;
-    span.setAttributes({ 'task.id': task.id, 'task.status': task.status, 'task.replayed': !outcome.created });
+    const replayed = 'created' in outcome && !outcome.created;
+    const task = replayed ? outcome.record.snapshot : snapshot;
+    span.setAttributes({ 'task.id': task.id, 'task.status': task.status, 'task.replayed': replayed });
     return outcome;
   } catch (error) {
     failed(span, otel, error, messageOf(error));
