@@ -133,6 +133,36 @@ describe('traces with a tracer provider registered', () => {
     expect(named(tracing.spans(), 'task.run report')).toHaveLength(1);
   });
 
+  it("keeps the runner's own work on a task out of the trace of the request that woke it", async () => {
+    /** A memory store that notes the span active at each of the runner's commits. */
+    class WatchedStore extends MemoryStore {
+      readonly activeAtCommit: Array<[event: string, span: string | undefined]> = [];
+      override commit(...args: Parameters<MemoryStore['commit']>): ReturnType<MemoryStore['commit']> {
+        this.activeAtCommit.push([args[1].event, (trace.getActiveSpan() as { name?: string } | undefined)?.name]);
+        return super.commit(...args);
+      }
+    }
+    const store = new WatchedStore();
+    const runner = new TaskRunner({ store });
+    runner.define('report', (job) => job.progress(50));
+    await new Promise((resolve) => setImmediate(resolve)); // the claims define() made have found nothing
+    try {
+      const started = await trace.getTracer('app').startActiveSpan('request', async (span) => {
+        const snapshot = await runner.start('report');
+        span.end();
+        return snapshot;
+      });
+      await finished(runner, started.id);
+      expect(store.activeAtCommit).toEqual([
+        ['status', undefined], // running: the claimer's, though the request's enqueue woke it
+        ['progress', 'task.run report'], // the handler's, in its attempt
+        ['complete', undefined],
+      ]);
+    } finally {
+      await runner.close();
+    }
+  });
+
   it('marks an enqueue the store refused with ERROR status', async () => {
     const web = new TaskRunner({ worker: false, maxQueued: 1 });
     try {

@@ -39,6 +39,20 @@ function openTelemetry(): OpenTelemetry | null {
   return api;
 }
 
+/** The API, once the app has registered something with it (and it is installed); `null` before. */
+function registered(): OpenTelemetry | null {
+  return (globalThis as { [REGISTRY]?: unknown })[REGISTRY] === undefined ? null : openTelemetry();
+}
+
+/**
+ * Runs `fn` outside any span. What a runner does for a claimed task (its commits, its timers, its attempts) must not
+ * join the trace of whichever request happened to wake the runner, nor keep that span's context alive meanwhile.
+ */
+export function detached<T>(fn: () => T): T {
+  const otel = registered();
+  return otel === null ? fn() : otel.context.with(otel.ROOT_CONTEXT, fn);
+}
+
 /** The API and the runner's tracer. */
 interface Tracing {
   otel: OpenTelemetry;
@@ -47,8 +61,7 @@ interface Tracing {
 
 /** The API and the runner's tracer, or `undefined` while no tracer provider is registered (or no API installed). */
 function tracing(): Tracing | undefined {
-  if ((globalThis as { [REGISTRY]?: unknown })[REGISTRY] === undefined) return undefined;
-  const otel = openTelemetry();
+  const otel = registered();
   if (otel === null) return undefined;
   // Before the app registers one, the global provider is the API's proxy with no delegate, whose spans are no-ops;
   // its `getDelegateTracer` says so (read by name: the class is deprecated, the method is how it answers).
