@@ -26,6 +26,7 @@ describe('traces with a tracer provider registered', () => {
         runner.define('broken', () => {
           throw new Error('The printer is on fire');
         });
+        runner.define('slow', () => new Promise(() => {}), { timeoutMs: 20 });
         runner.define('hostile', () => {
           const { proxy, revoke } = Proxy.revocable(new Error('gone'), {});
           revoke();
@@ -89,6 +90,19 @@ describe('traces with a tracer provider registered', () => {
           'exception.stacktrace': expect.stringContaining('tracing.test.ts'),
         }),
       },
+    ]);
+  });
+
+  it('marks a timed-out attempt with a TimeoutError', async () => {
+    const id = await startTask(app.base, 'slow');
+    expect((await finished(app.runner, id)).status).toBe('failed');
+    const run = one(tracing.spans(), 'task.run slow');
+    expect(run.status).toEqual({ code: SpanStatusCode.ERROR, message: 'The task timed out after 20 ms' });
+    expect(run.events.map((event) => event.attributes)).toEqual([
+      expect.objectContaining({
+        'exception.type': 'TimeoutError',
+        'exception.message': 'The task timed out after 20 ms',
+      }),
     ]);
   });
 

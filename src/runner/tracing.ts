@@ -158,13 +158,27 @@ export function traceAttempt(
 
 /** Marks the span failed: an exception event (the error thrown, or else its message) and ERROR status. */
 function failed(span: Api.Span, otel: OpenTelemetry, error: unknown, message: string): void {
-  try {
-    // The SDK reads the error's name, message, stack and code: a hostile getter or Proxy must not break the trace.
-    span.recordException(error instanceof Error ? error : message);
-  } catch {
-    span.recordException(message);
-  }
+  span.recordException(exceptionOf(error, message));
   span.setStatus({ code: otel.SpanStatusCode.ERROR, message });
+}
+
+/**
+ * What the exception event says of an error, read once here: a getter or a Proxy that throws gives the message alone.
+ * Read by shape, not `instanceof` (a DOMException, an error of another realm). A `code` is its type only when it is a
+ * string (ours, `queue_full`...): a DOMException's is a legacy number.
+ */
+function exceptionOf(error: unknown, message: string): Api.Exception {
+  if (typeof error !== 'object' || error === null) return message;
+  try {
+    const { name, stack, code } = error as { name?: unknown; stack?: unknown; code?: unknown };
+    const exception: { code?: string; name?: string; message: string; stack?: string } = { message };
+    if (typeof code === 'string') exception.code = code;
+    if (typeof name === 'string') exception.name = name;
+    if (typeof stack === 'string') exception.stack = stack;
+    return exception;
+  } catch {
+    return message;
+  }
 }
 
 /** The span's context as a W3C `traceparent`; `undefined` for an invalid one (a span of no trace). */
