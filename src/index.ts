@@ -29,6 +29,7 @@ export type {
   CommitCondition,
   CommitLimits,
   EnqueueOnceOutcome,
+  EnqueueOptions,
   IdempotencyKey,
   JobQueue,
   Lease,

@@ -1,5 +1,5 @@
 import { MemoryStore, type TaskEvent, type TaskSnapshot } from '../../src';
-import type { CommitLimits, NewTaskEvent, QueueBound, TaskEventListener } from '../../src';
+import type { CommitLimits, EnqueueOptions, NewTaskEvent, TaskEventListener } from '../../src';
 import { startApp, startTask, waitUntil, type TestApp } from '../helpers/app';
 import { defineControlled } from '../helpers/controlled';
 import { openStream } from '../helpers/sse';
@@ -24,10 +24,10 @@ class FlakyStore extends MemoryStore {
     snapshot: TaskSnapshot,
     input: unknown,
     limits: CommitLimits,
-    bound?: QueueBound,
+    options?: EnqueueOptions,
   ): Promise<TaskEvent> {
     if (this.failCommit) throw new Error('store unreachable (enqueue)');
-    return super.enqueue(snapshot, input, limits, bound);
+    return super.enqueue(snapshot, input, limits, options);
   }
 }
 

@@ -145,7 +145,7 @@ export function describeSubmission(storeOf: () => TaskStore): void {
       const [a, b] = [ownerNamed('a'), ownerNamed('b')];
       const bound: QueueBound = { types: [type, other], maxQueued: 100, maxQueuedPerOwner: 3 };
       const mine = Array.from({ length: 10 }, (_, i) => queued(a, i % 2 === 0 ? type : other));
-      const outcomes = await Promise.allSettled(mine.map((task) => store.enqueue(task, null, limits, bound)));
+      const outcomes = await Promise.allSettled(mine.map((task) => store.enqueue(task, null, limits, { bound })));
       expect(outcomes.filter((o) => o.status === 'fulfilled')).toHaveLength(3);
       for (const outcome of outcomes) {
         if (outcome.status === 'rejected') {
@@ -157,24 +157,28 @@ export function describeSubmission(storeOf: () => TaskStore): void {
       const written = await Promise.all(mine.map((task) => store.read(task.id)));
       expect(written.filter((record) => record !== undefined)).toHaveLength(3);
       // Another owner has room of its own; a claim or a cancel makes room for the owner again.
-      await store.enqueue(queued(b), null, limits, bound);
+      await store.enqueue(queued(b), null, limits, { bound });
       const [claimed] = await claimAll([type, other], 'w', 1);
-      await store.enqueue(queued(a), null, limits, bound);
-      await expect(store.enqueue(queued(a), null, limits, bound)).rejects.toMatchObject({ limit: 'maxQueuedPerOwner' });
+      await store.enqueue(queued(a), null, limits, { bound });
+      await expect(store.enqueue(queued(a), null, limits, { bound })).rejects.toMatchObject({
+        limit: 'maxQueuedPerOwner',
+      });
       const waiting = mine.find((task) => written.some((r) => r?.snapshot.id === task.id) && task.id !== claimed);
       await finish(waiting!, 'cancelled');
-      await store.enqueue(queued(a), null, limits, bound);
+      await store.enqueue(queued(a), null, limits, { bound });
     });
 
     it('bounds the tasks without an owner as one owner, and the whole queue by maxQueued', async () => {
       const store = storeOf();
       const bound: QueueBound = { types: [type], maxQueued: 4, maxQueuedPerOwner: 2 };
-      await store.enqueue(queued(), null, limits, bound);
-      await store.enqueue(queued(), null, limits, bound);
-      await expect(store.enqueue(queued(), null, limits, bound)).rejects.toMatchObject({ limit: 'maxQueuedPerOwner' });
-      await store.enqueue(queued(ownerNamed('a')), null, limits, bound);
-      await store.enqueue(queued(ownerNamed('b')), null, limits, bound);
-      const full = store.enqueue(queued(ownerNamed('c')), null, limits, bound);
+      await store.enqueue(queued(), null, limits, { bound });
+      await store.enqueue(queued(), null, limits, { bound });
+      await expect(store.enqueue(queued(), null, limits, { bound })).rejects.toMatchObject({
+        limit: 'maxQueuedPerOwner',
+      });
+      await store.enqueue(queued(ownerNamed('a')), null, limits, { bound });
+      await store.enqueue(queued(ownerNamed('b')), null, limits, { bound });
+      const full = store.enqueue(queued(ownerNamed('c')), null, limits, { bound });
       await expect(full).rejects.toMatchObject({ limit: 'maxQueued', code: 'queue_full' });
     });
 
@@ -246,10 +250,12 @@ export function describeSubmission(storeOf: () => TaskStore): void {
       const once = keyed();
       const bound: QueueBound = { types: [type], maxQueued: 1, maxQueuedPerOwner: 1 };
       const task = queued();
-      await store.enqueueOnce(task, null, limits, once, bound);
-      const repeat = await store.enqueueOnce(queued(), null, limits, once, bound);
+      await store.enqueueOnce(task, null, limits, once, { bound });
+      const repeat = await store.enqueueOnce(queued(), null, limits, once, { bound });
       expect(repeat.created === false && repeat.record.snapshot.id).toBe(task.id);
-      await expect(store.enqueueOnce(queued(), null, limits, keyed(), bound)).rejects.toBeInstanceOf(QueueFullError);
+      await expect(store.enqueueOnce(queued(), null, limits, keyed(), { bound })).rejects.toBeInstanceOf(
+        QueueFullError,
+      );
     });
 
     it('forgets a key with its task, once the TTL has passed', async () => {

@@ -324,6 +324,23 @@ export function describeTaskStore(name: string, makeStore: () => TaskStore | Pro
         expect(await store.claim([type], lease('c'))).toBeUndefined();
       });
 
+      it('keeps the traceparent given to enqueue with the task and gives it back with the claim; none when not given', async () => {
+        const traceparent = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
+        const [traced, keyed, plain] = [queued(), queued(), queued()];
+        await store.enqueue(traced, null, limits, { traceparent });
+        const once = { key: randomUUID().replace(/-/g, ''), fingerprint: 'f' };
+        await store.enqueueOnce(keyed, null, limits, once, { traceparent: traceparent.replace('b7ad', 'c8be') });
+        await store.enqueue(plain, null, limits);
+        const claims = [];
+        for (let i = 0; i < 3; i++) claims.push(await store.claim([type], lease('w')));
+        expect(claims.map((claimed) => [claimed?.snapshot.id, claimed?.traceparent])).toEqual([
+          [traced.id, traceparent],
+          [keyed.id, traceparent.replace('b7ad', 'c8be')],
+          [plain.id, undefined],
+        ]);
+        expect(claims[2]).not.toHaveProperty('traceparent');
+      });
+
       it('claims only the types asked for, oldest first, and skips a task finished while queued', async () => {
         const other = `${type}-other`;
         const [one, two, three, four] = [queued(), queued(), queued(undefined, other), queued()];
@@ -364,7 +381,7 @@ export function describeTaskStore(name: string, makeStore: () => TaskStore | Pro
           await store.enqueue(task, null, limits);
         const bound = { types: [type, other], maxQueued: 5 };
         const tasks = Array.from({ length: 20 }, () => queued());
-        const outcomes = await Promise.allSettled(tasks.map((task) => store.enqueue(task, null, limits, bound)));
+        const outcomes = await Promise.allSettled(tasks.map((task) => store.enqueue(task, null, limits, { bound })));
         expect(outcomes.filter((o) => o.status === 'fulfilled')).toHaveLength(3);
         for (const outcome of outcomes) {
           if (outcome.status === 'rejected') expect(outcome.reason).toBeInstanceOf(QueueFullError);
@@ -374,8 +391,8 @@ export function describeTaskStore(name: string, makeStore: () => TaskStore | Pro
         expect(await store.queuedCount([type, other])).toBe(5);
         // A claim makes room for one more.
         await store.claim([type], lease('w'));
-        await store.enqueue(queued(), null, limits, bound);
-        await expect(store.enqueue(queued(), null, limits, bound)).rejects.toBeInstanceOf(QueueFullError);
+        await store.enqueue(queued(), null, limits, { bound });
+        await expect(store.enqueue(queued(), null, limits, { bound })).rejects.toBeInstanceOf(QueueFullError);
       });
 
       it('counts the queued tasks of the types asked for, until they are claimed', async () => {

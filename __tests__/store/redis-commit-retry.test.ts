@@ -78,7 +78,7 @@ describe('RedisStore when the connection resets after a commit ran and before it
     const bound = maxQueued === undefined ? undefined : { maxQueued, types: [type] };
     const cut = proxy.cutReplyTo(marker);
     const [event] = await Promise.all([
-      store.enqueue(snapshot(taskId, type, 'queued'), { marker }, limits, bound),
+      store.enqueue(snapshot(taskId, type, 'queued'), { marker }, limits, { bound }),
       cut,
     ]);
     expectReconnected();

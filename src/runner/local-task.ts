@@ -6,6 +6,7 @@ import { backoff, messageOf, runAttempt, watchStall, type ResolvedTaskTypeOption
 import type { RunnerContext } from './context';
 import { createJob } from './job';
 import { OutputBuffer } from './output';
+import { traceAttempt } from './tracing';
 
 /** A task type this runner runs: its handler, with the options given to `define()`. */
 export interface TaskDefinition {
@@ -29,6 +30,8 @@ export class LocalTask {
   readonly #input: unknown;
   readonly #definition: TaskDefinition;
   readonly #lastEventId: string;
+  /** The trace the task was started in (the store's `traceparent`): each attempt's span continues it. */
+  readonly #traceparent: string | undefined;
   /** The id of the last event this task committed here (or was claimed at): each commit names it as its predecessor. */
   #previousId: string;
   /** The current attempt (1, 2...): progress from an earlier, timed-out attempt is ignored. */
@@ -50,6 +53,7 @@ export class LocalTask {
     this.#snapshot = Object.freeze(claimed.snapshot);
     this.#input = claimed.input;
     this.#lastEventId = claimed.lastEventId;
+    this.#traceparent = claimed.traceparent;
     this.#previousId = claimed.lastEventId;
     this.#definition = definition;
     this.#output = this.#outputOf(1);
@@ -141,9 +145,10 @@ export class LocalTask {
       const controller = this.#controller;
       const { id, type } = this.#snapshot;
       this.#stall = watchStall(stallMs, (idleMs) => this.#context.stalled(id, { type, attempt, idleMs }));
-      const outcome = await runAttempt({ handler, job: this.#job(attempt), controller, options }).finally(() =>
-        this.#stall.stop(),
-      );
+      const job = this.#job(attempt);
+      const traced = { id, type, attempt, traceparent: this.#traceparent };
+      const run = () => runAttempt({ handler, job, controller, options });
+      const outcome = await traceAttempt(traced, run, () => this.#snapshot).finally(() => this.#stall.stop());
       if (isFinished(this.#snapshot.status)) return undefined;
       if (outcome.ok) return this.finish('completed', undefined, outcome.result);
       if (attempt >= attempts) return this.finish('failed', { message: outcome.message });

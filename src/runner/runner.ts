@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { InvalidInputError, RunnerClosedError, UnknownTaskTypeError } from '../errors';
 import type { StandardSchemaV1 } from '../standard-schema';
-import type { QueueBound, TaskStore } from '../store/types';
+import type { EnqueueOptions, QueueBound, TaskStore } from '../store/types';
 import type { TaskEvent, TaskHandler, TaskSnapshot } from '../types';
 import { integerOption, optionError } from '../util/validate';
 import { resolveTaskTypeOptions, type TaskTypeOptions } from './attempt';
@@ -13,6 +13,7 @@ import { finishTask } from './finish-task';
 import { idempotencyKeyOf } from './idempotency';
 import type { TaskDefinition } from './local-task';
 import { resolveRunnerOptions, type ResolvedRunnerOptions, type TaskRunnerOptions } from './options';
+import { traceEnqueue } from './tracing';
 import { schemaOption, validateInput } from './validate';
 
 export type { StalledInfo };
@@ -141,11 +142,16 @@ export class TaskRunner extends EventEmitter<TaskRunnerEvents> {
     const bound: QueueBound = { types: this.types, maxQueued };
     if (maxQueuedPerOwner !== undefined) bound.maxQueuedPerOwner = maxQueuedPerOwner;
     const { limits } = this.#context;
+    // Traced, the store keeps the enqueue span's traceparent with the task, for the spans of its attempts.
+    const withTrace = (traceparent?: string): EnqueueOptions =>
+      traceparent === undefined ? { bound } : { bound, traceparent };
     let stored: TaskEvent;
     if (once === undefined) {
-      stored = await this.store.enqueue(snapshot, value, limits, bound);
+      stored = await traceEnqueue(snapshot, (trace) => this.store.enqueue(snapshot, value, limits, withTrace(trace)));
     } else {
-      const outcome = await this.store.enqueueOnce(snapshot, value, limits, once, bound);
+      const outcome = await traceEnqueue(snapshot, (trace) =>
+        this.store.enqueueOnce(snapshot, value, limits, once, withTrace(trace)),
+      );
       if (!outcome.created) return { snapshot: outcome.record.snapshot, replayed: true };
       stored = outcome.event;
     }

@@ -12,6 +12,14 @@ export interface QueueBound {
   maxQueuedPerOwner?: number;
 }
 
+export interface EnqueueOptions {
+  bound?: QueueBound;
+  /** The app's open transaction (a `pg` client inside BEGIN): the task exists once it commits. Only a store that can honour it accepts one. */
+  transaction?: unknown;
+  /** The W3C traceparent of the span that started the task, stored with it and given back on claim. */
+  traceparent?: string;
+}
+
 /** What a claim must respect besides the types asked for. */
 export interface ClaimLimits {
   /**
@@ -29,9 +37,11 @@ export interface Lease {
   leaseMs: number;
 }
 
-/** A queued task a runner has claimed: its record and the input it was started with. */
+/** A queued task a runner has claimed: its record, the input it was started with and the trace it was started in. */
 export interface ClaimedTask extends TaskRecord {
   input: unknown;
+  /** The `traceparent` given to `enqueue`, if one was. */
+  traceparent?: string;
 }
 
 /**
@@ -78,12 +88,14 @@ export interface JobQueue {
   /**
    * Commits `snapshot` (status `queued`, a task never committed before) with its `status` event, and queues the task
    * with its `input` for a runner that runs its type, as one step. The input must be JSON-serializable for a shared
-   * store. With `bound`, rejects with `QueueFullError` and writes nothing while `bound.maxQueued` tasks of
+   * store. With `options.traceparent`, keeps it with the task and gives it back with the claim. With
+   * `options.transaction`, a store that cannot join the app's transaction rejects with a `TypeError` and writes
+   * nothing. With `options.bound`, rejects with `QueueFullError` and writes nothing while `bound.maxQueued` tasks of
    * `bound.types` wait (`limit: 'maxQueued'`), or `bound.maxQueuedPerOwner` tasks of the task's group
    * (`limit: 'maxQueuedPerOwner'`), counted in the same step: concurrent enqueues, from any process, never pass a
    * bound together.
    */
-  enqueue(snapshot: TaskSnapshot, input: unknown, limits: CommitLimits, bound?: QueueBound): Promise<TaskEvent>;
+  enqueue(snapshot: TaskSnapshot, input: unknown, limits: CommitLimits, options?: EnqueueOptions): Promise<TaskEvent>;
 
   /**
    * `enqueue`, once per idempotency key: in the same atomic step, looks `once.key` up. A key whose task is still kept
@@ -98,7 +110,7 @@ export interface JobQueue {
     input: unknown,
     limits: CommitLimits,
     once: IdempotencyKey,
-    bound?: QueueBound,
+    options?: EnqueueOptions,
   ): Promise<EnqueueOnceOutcome>;
 
   /**

@@ -11,6 +11,7 @@ export type {
   ClaimedTask,
   ClaimLimits,
   EnqueueOnceOutcome,
+  EnqueueOptions,
   IdempotencyKey,
   JobQueue,
   Lease,

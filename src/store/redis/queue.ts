@@ -5,12 +5,13 @@ import type {
   ClaimLimits,
   CommitLimits,
   EnqueueOnceOutcome,
+  EnqueueOptions,
   IdempotencyKey,
   JobQueue,
   Lease,
-  QueueBound,
   TaskRecord,
 } from '../types';
+import { refuseTransaction } from '../transactions';
 import type { RedisContext } from './context';
 
 /**
@@ -25,8 +26,13 @@ export class RedisJobQueue implements JobQueue {
     this.#context = context;
   }
 
-  async enqueue(snapshot: TaskSnapshot, input: unknown, limits: CommitLimits, bound?: QueueBound): Promise<TaskEvent> {
-    const outcome = await this.#enqueue(snapshot, input, limits, bound, undefined);
+  async enqueue(
+    snapshot: TaskSnapshot,
+    input: unknown,
+    limits: CommitLimits,
+    options?: EnqueueOptions,
+  ): Promise<TaskEvent> {
+    const outcome = await this.#enqueue(snapshot, input, limits, options, undefined);
     if (!outcome.created) throw new Error('koa-sse-tasks: an enqueue without an idempotency key found a task');
     return outcome.event;
   }
@@ -36,9 +42,9 @@ export class RedisJobQueue implements JobQueue {
     input: unknown,
     limits: CommitLimits,
     once: IdempotencyKey,
-    bound?: QueueBound,
+    options?: EnqueueOptions,
   ): Promise<EnqueueOnceOutcome> {
-    return this.#enqueue(snapshot, input, limits, bound, once);
+    return this.#enqueue(snapshot, input, limits, options, once);
   }
 
   async claim(
@@ -58,12 +64,14 @@ export class RedisJobQueue implements JobQueue {
       ...types,
     );
     if (claimed == null) return undefined;
-    const [, snapshot, lastEventId, input] = claimed;
-    return {
+    const [, snapshot, lastEventId, input, traceparent] = claimed;
+    const task: ClaimedTask = {
       snapshot: JSON.parse(snapshot) as TaskSnapshot,
       lastEventId,
       input: input === '' ? undefined : (JSON.parse(input) as unknown),
     };
+    if (traceparent !== '') task.traceparent = traceparent;
+    return task;
   }
 
   async renew(taskIds: readonly string[], { holder, leaseMs }: Lease): Promise<string[]> {
@@ -102,9 +110,11 @@ export class RedisJobQueue implements JobQueue {
     snapshot: TaskSnapshot,
     input: unknown,
     limits: CommitLimits,
-    bound: QueueBound | undefined,
+    options: EnqueueOptions = {},
     once: IdempotencyKey | undefined,
   ): Promise<EnqueueOnceOutcome> {
+    refuseTransaction('the Redis store', options);
+    const { bound } = options;
     let json: string | undefined;
     try {
       json = JSON.stringify(input);
@@ -136,6 +146,7 @@ export class RedisJobQueue implements JobQueue {
       bound?.maxQueued ?? '',
       bound?.maxQueuedPerOwner ?? '',
       once?.fingerprint ?? '',
+      options.traceparent ?? '',
       ...(bound?.types ?? []),
     );
     if (outcome === 'full') {
