@@ -126,11 +126,20 @@ function record(conn, t, buf, start, end, recv) {
   if (++t.distinct === t.expected) t.done?.();
 }
 
+/**
+ * The loopback addresses streams connect from, in turn: one source address has ~28,000 ephemeral ports
+ * (net.ipv4.ip_local_port_range), so the idle scenario's 50,000 streams come from four (all of 127/8 is loopback).
+ */
+const SOURCE_ADDRESSES = ['127.0.0.2', '127.0.0.3', '127.0.0.4', '127.0.0.5'];
+let opens = 0;
+
 function openOne(port, path, readyToken) {
   return new Promise((resolve, reject) => {
     const conn = new Conn(readyToken);
     conn.onReady = resolve;
-    const req = http.get({ host: '127.0.0.1', port, path, agent, headers: { accept: 'text/event-stream' } });
+    const localAddress = SOURCE_ADDRESSES[opens++ % SOURCE_ADDRESSES.length];
+    const headers = { accept: 'text/event-stream' };
+    const req = http.get({ host: '127.0.0.1', port, path, agent, localAddress, headers });
     conn.req = req;
     req.on('response', (res) => {
       if (res.statusCode !== 200) {

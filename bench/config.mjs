@@ -2,7 +2,8 @@
 
 export const FULL = {
   passes: 3,
-  idle: { steps: [1000, 5000, 10000], batch: 500 },
+  // The 50,000 step needs `ulimit -n` above it: run.mjs raises it with prlimit when it may (root), else caps the step.
+  idle: { steps: [1000, 5000, 10000, 50000], batch: 500 },
   fanout: { subscribers: 1000, events: 2000, warmupEvents: 200, burst: 10 },
   latency: { subscribers: 1000, rates: [50, 200], seconds: 3, warmupSeconds: 0.5 },
   churn: { cycles: 5000, segments: 10, parallel: 50, warmupCycles: 500 },

@@ -3,12 +3,14 @@
 //
 //   npm run bench                    full run (3 passes), writes the results into BENCHMARKS.md
 //   npm run bench -- --quick         fewer connections and events; prints only (unless --out)
+//   (a run without --only or --targets goes on with bench/multi/run.mjs: across instances, on each shared store)
 //   node bench/run.mjs --profile     CPU profiles of the fan-out, churn and stalled-client servers (hot functions, by
 //                                    area and by function) and what one idle stream holds on the heap, by kind of
 //                                    object (--only=stalled: that one alone)
-//   options: --passes=N  --only=idle,fanout,latency,churn,overhead,manyTasks,stalled,submit
+//   options: --passes=N  --only=idle,fanout,latency,churn,overhead,manyTasks,stalled,submit,output
 //            --targets=koa-sse-tasks,better-sse
 //            --out=FILE  --no-write  --render=bench/results/full-latest.json (re-print a saved run, no measuring)
+import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { FULL, QUICK, READY_TOKEN } from './config.mjs';
@@ -27,6 +29,7 @@ import {
   summarizeResults,
 } from './report.mjs';
 import { SCENARIOS } from './scenarios.mjs';
+import { OUTPUT } from './output.mjs';
 import { SUBMIT } from './submit.mjs';
 
 const HOST = new URL('./servers/host.mjs', import.meta.url).pathname;
@@ -52,6 +55,7 @@ const { values: options } = parseArgs({
 const mode = options.quick ? 'quick' : 'full';
 const cfg = globalThis.structuredClone(options.quick ? QUICK : FULL);
 cfg.submit = SUBMIT.config[mode];
+cfg.output = OUTPUT.config[mode];
 if (options.passes !== undefined) {
   cfg.passes = Number(options.passes);
   // --passes is for every scenario, those with a count of their own included.
@@ -59,7 +63,7 @@ if (options.passes !== undefined) {
 }
 const only = options.only?.split(',').map((s) => s.trim());
 const onlyTargets = options.targets?.split(',').map((s) => s.trim());
-const scenarios = [...SCENARIOS, SUBMIT]
+const scenarios = [...SCENARIOS, SUBMIT, OUTPUT]
   .filter((s) => only === undefined || only.includes(s.name))
   .map((s) => ({
     ...s,
@@ -73,12 +77,28 @@ let quietBudgetMs = options.quick ? 2_000 : 60_000;
 let quietWaitedMs = 0;
 const started = performance.now();
 
-/** Each process holds one socket per stream; cap the idle ramp below the limit on open files if we must. */
+/**
+ * Each process holds one socket per stream. Below the limit on open files the run needs, it starts again under
+ * `prlimit` with a higher one where it may (root, util-linux's prlimit); else it caps the idle ramp below the limit.
+ */
 async function checkFileLimit() {
   const limit = (await openFileLimit()) ?? Infinity;
   machine.fileLimit = limit;
   const needed = Math.max(...cfg.idle.steps, cfg.manyTasks.tasks * cfg.manyTasks.subscribersPerTask) + 200;
   if (limit >= needed) return;
+  if (process.getuid?.() === 0 && process.env.BENCH_PRLIMIT === undefined && existsSync('/usr/bin/prlimit')) {
+    const nofile = needed + 10_000;
+    const args = [`--nofile=${nofile}:${nofile}`, process.execPath, ...process.execArgv, ...process.argv.slice(1)];
+    const { spawnSync } = await import('node:child_process');
+    // A container without CAP_SYS_RESOURCE may not raise the hard limit, root or not: then the ramp is capped.
+    if (spawnSync('/usr/bin/prlimit', [`--nofile=${nofile}:${nofile}`, 'true']).status === 0) {
+      const { status } = spawnSync('/usr/bin/prlimit', args, {
+        stdio: 'inherit',
+        env: { ...process.env, BENCH_PRLIMIT: '1' },
+      });
+      process.exit(status ?? 1);
+    }
+  }
   const cap = limit - 200;
   console.warn(
     `ulimit -n is ${limit}: idle steps capped at ${cap} (raise it to run ${Math.max(...cfg.idle.steps)} streams)`,
@@ -113,7 +133,9 @@ async function runUnit(scenario, targets, extra = {}) {
       : { server: servers[targets[0]], client, cfg, target: targets[0], ...extra };
     let timer;
     const timeout = new Promise((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`timed out after ${unitTimeoutMs} ms`)), unitTimeoutMs);
+      // A scenario may need longer than the others (output's baseline writes 20 M frames in a full run).
+      const limitMs = scenario.timeoutMs?.[mode] ?? unitTimeoutMs;
+      timer = setTimeout(() => reject(new Error(`timed out after ${limitMs} ms`)), limitMs);
     });
     const result = await Promise.race([scenario.run(ctx), timeout]).finally(() => clearTimeout(timer));
     const otherLoadPct = meter.stop((await ourCpuUs()) - ourStart) * 100;
@@ -153,6 +175,7 @@ const HEADLINES = {
   manyTasks: ['totalMs', 'cpuMs', 'heapMB'],
   stalled: ['newestP50Ms', 'newestMaxMs', 'framesMin', 'framesMedian', 'cpuMs'],
   submit: SUBMIT.headlines,
+  output: OUTPUT.headlines,
 };
 
 /** A scenario's passes: its own count when its config has one, else the run's. */
@@ -245,9 +268,10 @@ async function report(run, out) {
   const table = buildTable(
     summary,
     run.cfg,
-    run.scenarios.filter((scenario) => scenario.name !== SUBMIT.name),
+    run.scenarios.filter((scenario) => scenario.name !== SUBMIT.name && scenario.name !== OUTPUT.name),
   );
   const submitTable = SUBMIT.render(summary.submit, false);
+  const outputTable = OUTPUT.render(summary.output, false);
   const goals = checkGoals(summary, run.cfg).filter((goal) => !goal.value.startsWith('–'));
   const otherLoad = summarize(
     Object.values(run.results).flatMap((byTarget) =>
@@ -258,6 +282,7 @@ async function report(run, out) {
   );
   if (table.sections.length > 0) console.log(`\n${renderText(table)}\n`);
   if (submitTable !== '') console.log(`${SUBMIT.title}\n${submitTable}\n`);
+  if (outputTable !== '') console.log(`${OUTPUT.title}\n${outputTable}\n`);
   if (goals.length > 0) console.log(`${renderGoals(goals, false)}\n`);
   console.log(
     `${run.mode} run: ${run.elapsedMin.toFixed(1)} min; other processes took a median ` +
@@ -291,6 +316,7 @@ function renderSection(run, { summary, table, goals, otherLoad }) {
   if (goals.length > 0) lines.push('### Goals', '', renderGoals(goals, true), '');
   lines.push('### All figures', '', renderMarkdown(table), '');
   if (summary.submit !== undefined) lines.push(`### ${SUBMIT.title}`, '', SUBMIT.render(summary.submit, true), '');
+  if (summary.output !== undefined) lines.push(`### ${OUTPUT.title}`, '', OUTPUT.render(summary.output, true), '');
   if (summary.idle !== undefined) {
     lines.push('### Idle memory by step (medians, after a forced GC)', '', idleSteps(summary, c.idle.steps), '');
   }
@@ -411,4 +437,19 @@ if (options.render !== undefined) {
   await checkFileLimit();
   if (options.profile) await profile();
   else await benchmark();
+  // A complete run goes on with the multi-instance scenarios (bench/multi/run.mjs), in its own process.
+  if (!options.profile && only === undefined && onlyTargets === undefined) await multiInstance();
+}
+
+async function multiInstance() {
+  const args = [new URL('./multi/run.mjs', import.meta.url).pathname];
+  if (options.quick) args.push('--quick');
+  if (options.passes !== undefined) args.push(`--passes=${options.passes}`);
+  if (options['no-write']) args.push('--no-write');
+  else if (options.out !== undefined) args.push(`--out=${options.out}`);
+  const { spawn } = await import('node:child_process');
+  const code = await new Promise((resolve) =>
+    spawn(process.execPath, args, { stdio: 'inherit' }).once('exit', (exitCode) => resolve(exitCode ?? 1)),
+  );
+  if (code !== 0) process.exitCode = code;
 }

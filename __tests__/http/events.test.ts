@@ -1,6 +1,6 @@
 import type Koa from 'koa';
 import type { TaskRecord } from '../../src';
-import { startApp, startTask, type TestApp } from '../helpers/app';
+import { startApp, startTask, waitUntil, type TestApp } from '../helpers/app';
 import { defineControlled } from '../helpers/controlled';
 import { dataOf, openStream, withoutHeartbeats } from '../helpers/sse';
 
@@ -184,7 +184,11 @@ describe('GET /tasks/:id/events', () => {
     await Promise.all(streams.map((s) => s.waitForEvents(1)));
     streams.forEach((s, i) => (i % 2 === 0 ? s.destroy() : s.reset()));
     for (let i = 0; i < 20; i++) job.progress(i);
-    await new Promise((r) => setTimeout(r, 50));
+    // Written to every stream the server still held: a new stream then sees the last of them, once all are closed.
+    await waitUntil(() => t.tasks.openStreams === 0);
+    const after = await openStream(`${t.base}/tasks/${id}/events`);
+    expect(dataOf((await after.waitForEvents(1))[0])).toMatchObject({ progress: 19 });
+    after.destroy();
     expect(t.errors).toEqual([]);
   });
 });

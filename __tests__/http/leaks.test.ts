@@ -1,7 +1,7 @@
 import { MemoryStore } from '../../src';
 import { startApp, startTask, waitUntil, type TestApp } from '../helpers/app';
 import { defineControlled } from '../helpers/controlled';
-import { openStream } from '../helpers/sse';
+import { dataOf, openStream } from '../helpers/sse';
 
 /** Counts the intervals and timeouts created and not yet cleared or fired, through spies that call the real functions. */
 const live = new Set<unknown>();
@@ -60,7 +60,11 @@ describe('resources per connection', () => {
     await waitUntil(() => timers() === timersBefore, 3000, 'the heartbeat timer to stop');
     expect(t.runner.listenerCount('event')).toBe(runnerListeners);
     jobs.forEach((j) => j.job.progress(50)); // events after everyone left go nowhere, and break nothing
-    await new Promise((r) => setTimeout(r, 30));
+    // The marker: a new stream gets that progress, so it was committed and fanned out (to no one) before.
+    const after = await openStream(`${t.base}/tasks/${ids[0]}/events`);
+    expect(dataOf((await after.waitForEvents(1))[0])).toMatchObject({ progress: 50 });
+    after.destroy();
+    await waitUntil(() => store.subscriptionCount === 0, 3000, 'the last subscription to be released');
     expect(t.errors).toEqual([]);
   });
 

@@ -1,7 +1,7 @@
 import { sseTasks, TaskRunner } from '../../src';
 import { startApp, postJson, waitUntil, type TestApp } from '../helpers/app';
 import { defineControlled } from '../helpers/controlled';
-import { openStream } from '../helpers/sse';
+import { openStream, withoutHeartbeats } from '../helpers/sse';
 
 const userOf = (ctx: { get(name: string): string }): string | undefined => ctx.get('X-User') || undefined;
 
@@ -17,7 +17,7 @@ describe("another owner's task", () => {
     app = await startApp({ middleware: { owner: userOf }, define: (r) => (controlled = defineControlled(r)) });
     const created = await postJson(app.base, '/tasks', { type: 'controlled' }, { 'X-User': 'ada' });
     const { id } = (await created.json()) as { id: string };
-    await controlled.running(id);
+    const adas = await controlled.running(id);
     const mine = (await (await postJson(app.base, '/tasks', { type: 'controlled' }, { 'X-User': 'bob' })).json()) as {
       id: string;
     };
@@ -34,11 +34,15 @@ describe("another owner's task", () => {
     expect((await fetch(`${app.base}/tasks/${id}`, { method: 'DELETE', headers: bob })).status).toBe(403);
     expect((await app.runner.get(id))?.status).toBe('running');
 
-    // Bob's own feed carries his task, never Ada's.
+    // Bob's own feed carries his tasks, never Ada's: her progress, then a task Bob starts (the marker that the feed
+    // has delivered everything committed before it).
     const feed = await openStream(`${app.base}/tasks/events`, bob);
-    const events = await feed.waitForEvents(1);
-    await new Promise((r) => setTimeout(r, 50));
-    expect(events.map((e) => (JSON.parse(e.data) as { taskId: string }).taskId)).toEqual([mine.id]);
+    await feed.waitForEvents(1);
+    adas.job.progress(50);
+    const marker = (await (await postJson(app.base, '/tasks', { type: 'controlled' }, bob)).json()) as { id: string };
+    await waitUntil(() => feed.events.some((e) => e.data.includes(marker.id)));
+    const taskIds = withoutHeartbeats(feed.events).map((e) => (JSON.parse(e.data) as { taskId: string }).taskId);
+    expect([...new Set(taskIds)]).toEqual([mine.id, marker.id]);
     feed.destroy();
     await waitUntil(() => app!.tasks.openStreams === 0);
   });

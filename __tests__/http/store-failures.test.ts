@@ -1,5 +1,5 @@
 import { MemoryStore, type TaskEvent, type TaskSnapshot } from '../../src';
-import type { CommitLimits, NewTaskEvent, EnqueueOptions, TaskEventListener } from '../../src';
+import type { CommitLimits, EnqueueOptions, NewTaskEvent, TaskEventListener } from '../../src';
 import { startApp, startTask, waitUntil, type TestApp } from '../helpers/app';
 import { defineControlled } from '../helpers/controlled';
 import { openStream } from '../helpers/sse';

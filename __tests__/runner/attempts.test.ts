@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { TaskRunner, type Job, type TaskEvent, type TaskSnapshot } from '../../src';
 import { RedisStore } from '../../src/redis';
-import { waitUntil } from '../helpers/app';
 import { REDIS_URL, deleteKeys, uniquePrefix } from '../helpers/redis';
 import { finished } from '../helpers/tasks';
 
@@ -9,6 +8,30 @@ function eventsOf(runner: TaskRunner): Map<string, TaskEvent[]> {
   const seen = new Map<string, TaskEvent[]>();
   runner.on('event', (taskId, event) => seen.set(taskId, [...(seen.get(taskId) ?? []), event]));
   return seen;
+}
+
+/** What a test of a timer leaves real: the turns of the event loop, so promises and I/O go on. */
+const UNFAKED = ['nextTick', 'setImmediate', 'queueMicrotask'] as const;
+
+/** Polls `check` on every turn of the event loop (never on a timer, which a test may have faked). */
+async function waitFor(check: () => boolean | Promise<boolean>, turns = 10_000): Promise<void> {
+  for (let n = 0; n < turns; n++) {
+    if (await check()) return;
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+  throw new Error('waitFor: the condition never held');
+}
+
+/** The runner's next event that `matches`. */
+function nextEvent(runner: TaskRunner, matches: (event: TaskEvent) => boolean): Promise<TaskEvent> {
+  return new Promise((resolve) => {
+    const listener = (_taskId: string, event: TaskEvent): void => {
+      if (!matches(event)) return;
+      runner.off('event', listener);
+      resolve(event);
+    };
+    runner.on('event', listener);
+  });
 }
 
 /** A handler that never returns unless its signal aborts. */
@@ -19,6 +42,7 @@ function hang(job: Job): Promise<never> {
 describe('timeouts, retries and stalls', () => {
   let runner: TaskRunner;
   afterEach(async () => {
+    jest.useRealTimers();
     await runner.close();
   });
 
@@ -92,8 +116,10 @@ describe('timeouts, retries and stalls', () => {
   });
 
   it('stops retrying when the task is cancelled during the backoff', async () => {
+    jest.useFakeTimers({ doNotFake: [...UNFAKED] });
     runner = new TaskRunner();
     let calls = 0;
+    const retrying = nextEvent(runner, (event) => event.event === 'status' && event.data.includes('Retrying'));
     runner.define(
       'failing',
       () => {
@@ -103,31 +129,40 @@ describe('timeouts, retries and stalls', () => {
       { retries: 5, backoffMs: 10_000 },
     );
     const { id } = await runner.start('failing');
-    await waitUntil(() => calls === 1);
-    await new Promise((r) => setTimeout(r, 20));
+    await retrying; // the first attempt failed: the backoff has begun
     await runner.cancel(id);
-    expect((await finished(runner, id)).status).toBe('cancelled');
-    await new Promise((r) => setTimeout(r, 50));
+    // Past every backoff the five retries would have waited (10 s doubling): a retry still scheduled would run now.
+    await jest.advanceTimersByTimeAsync(10_000 * 2 ** 5);
     expect(calls).toBe(1);
+    expect((await runner.get(id))?.status).toBe('cancelled');
   });
 
   it('emits `stalled` when a job goes stallMs without progress, once per stall, and lets it go on', async () => {
+    jest.useFakeTimers({ doNotFake: [...UNFAKED] });
     runner = new TaskRunner();
     const stalled: Array<[string, unknown]> = [];
     runner.on('stalled', (taskId, info) => stalled.push([taskId, info]));
-    runner.define(
-      'quiet',
-      async (job) => {
-        await new Promise((r) => setTimeout(r, 130));
-        job.progress(50);
-        await new Promise((r) => setTimeout(r, 30));
-        return 'done';
-      },
-      { stallMs: 60 },
-    );
+    let job: Job | undefined;
+    let done!: (value: string) => void;
+    runner.define('quiet', (j) => ((job = j), new Promise<string>((resolve) => (done = resolve))), { stallMs: 60 });
     const { id } = await runner.start('quiet');
-    expect((await finished(runner, id)).status).toBe('completed');
+    await waitFor(() => job !== undefined);
+    await jest.advanceTimersByTimeAsync(59);
+    expect(stalled).toEqual([]);
+    await jest.advanceTimersByTimeAsync(1);
     expect(stalled).toEqual([[id, { type: 'quiet', attempt: 1, idleMs: 60 }]]);
+    await jest.advanceTimersByTimeAsync(600); // once per stall, not once per stallMs
+    expect(stalled).toHaveLength(1);
+    job!.progress(50); // progress ends the stall and starts the watch again
+    await jest.advanceTimersByTimeAsync(59);
+    expect(stalled).toHaveLength(1);
+    await jest.advanceTimersByTimeAsync(1);
+    expect(stalled).toEqual([
+      [id, { type: 'quiet', attempt: 1, idleMs: 60 }],
+      [id, { type: 'quiet', attempt: 1, idleMs: 60 }],
+    ]);
+    done('done');
+    await waitFor(async () => (await runner.get(id))?.status === 'completed');
   });
 
   it('explains bad type options', () => {

@@ -155,7 +155,7 @@ describe('runner.start() inside the app’s own PostgreSQL transaction', () => {
       runner.define('report', () => 'never');
       try {
         await expect(runner.start('report', {}, { transaction: {} })).rejects.toThrow(TypeError);
-        await expect(runner.start('report', {}, { transaction: {} })).rejects.toThrow(/cannot create a task inside/);
+        await expect(runner.start('report', {}, { transaction: {} })).rejects.toThrow(/cannot join a transaction/);
         expect(await store.queuedCount(['report'])).toBe(0);
       } finally {
         await runner.close();

@@ -324,6 +324,23 @@ export function describeTaskStore(name: string, makeStore: () => TaskStore | Pro
         expect(await store.claim([type], lease('c'))).toBeUndefined();
       });
 
+      it('keeps the traceparent given to enqueue with the task and gives it back with the claim; none when not given', async () => {
+        const traceparent = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
+        const [traced, keyed, plain] = [queued(), queued(), queued()];
+        await store.enqueue(traced, null, limits, { traceparent });
+        const once = { key: randomUUID().replace(/-/g, ''), fingerprint: 'f' };
+        await store.enqueueOnce(keyed, null, limits, once, { traceparent: traceparent.replace('b7ad', 'c8be') });
+        await store.enqueue(plain, null, limits);
+        const claims = [];
+        for (let i = 0; i < 3; i++) claims.push(await store.claim([type], lease('w')));
+        expect(claims.map((claimed) => [claimed?.snapshot.id, claimed?.traceparent])).toEqual([
+          [traced.id, traceparent],
+          [keyed.id, traceparent.replace('b7ad', 'c8be')],
+          [plain.id, undefined],
+        ]);
+        expect(claims[2]).not.toHaveProperty('traceparent');
+      });
+
       it('claims only the types asked for, oldest first, and skips a task finished while queued', async () => {
         const other = `${type}-other`;
         const [one, two, three, four] = [queued(), queued(), queued(undefined, other), queued()];

@@ -1,5 +1,6 @@
 import { MemoryStore } from '../../src';
 import { describeTaskStore } from './conformance';
+import { describeTransactionRefusal } from './transactions';
 
 describeTaskStore('MemoryStore', () => new MemoryStore());
 
@@ -17,4 +18,6 @@ describe('MemoryStore', () => {
     expect(store.subscriptionCount).toBe(0);
     await store.close();
   });
+
+  describeTransactionRefusal('the memory store', () => new MemoryStore());
 });

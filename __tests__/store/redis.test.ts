@@ -4,6 +4,7 @@ import { RUNNER_DEFAULTS, type CommitLimits, type TaskSnapshot } from '../../src
 import { RedisStore } from '../../src/redis';
 import { REDIS_URL, clientsNamed, deleteKeys, uniquePrefix } from '../helpers/redis';
 import { describeTaskStore } from './conformance';
+import { describeTransactionRefusal } from './transactions';
 
 const keyPrefix = uniquePrefix('conformance');
 afterAll(() => deleteKeys(keyPrefix));
@@ -15,6 +16,8 @@ describeTaskStore('RedisStore', () => new RedisStore({ url: REDIS_URL, keyPrefix
 describe('RedisStore', () => {
   const prefix = uniquePrefix('redis-store');
   afterAll(() => deleteKeys(prefix));
+
+  describeTransactionRefusal('the Redis store', () => new RedisStore({ url: REDIS_URL, keyPrefix: prefix }));
 
   it('uses stream ids as event ids and orders them numerically', async () => {
     const store = new RedisStore({ url: REDIS_URL, keyPrefix: prefix });

@@ -8,6 +8,7 @@
 //                             (message `${seq}:${hrtime}${pad}`: `pad` makes the frame the size a scenario wants)
 //   finish()                  ends every channel (terminal event / close)
 //   counts()                  -> target-specific open-stream / listener counts
+//   ops                       (optional) more IPC ops of its own, { name: async (args) => result }
 // First, so the timer counting wraps the globals before any target code runs.
 import { liveTimerCount } from './timers.mjs';
 import { writeFile } from 'node:fs/promises';
@@ -72,6 +73,8 @@ async function counts() {
 
 serve(
   {
+    // A target may answer ops of its own (servers/output.mjs does).
+    ...target.ops,
     async prepare({ channels }) {
       const result = await target.prepare({ channels });
       channelCount = result.paths.length;

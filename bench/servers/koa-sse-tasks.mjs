@@ -1,14 +1,19 @@
-// koa-sse-tasks from the built package: sseTasks({ runner }) mounted before the JSON route. Each channel is a
-// task of type `bench` whose job waits for the harness and reports every event with job.progress(percent,
-// `${seq}:${hrtime}`). Streams: GET /tasks/<id>/events.
+// koa-sse-tasks from the built package: sseTasks({ runner }) mounted before the JSON route, on the memory store (or
+// BENCH_STORE's). Each channel is a task of type `bench` whose job waits for the harness and reports every event
+// with job.progress(percent, `${seq}:${hrtime}`). Streams: GET /tasks/<id>/events.
 import { createServer } from 'node:http';
 import Koa from 'koa';
 import { sseTasks, TaskRunner } from 'koa-sse-tasks';
+import { createStore } from '../multi/stores.mjs';
 import { jsonRoute } from './json-route.mjs';
 
 export async function createTarget() {
   // Concurrency 1000 so the `many tasks` scenario can run 1000 jobs at once; the other scenarios run one task.
-  const runner = new TaskRunner({ concurrency: 1000 });
+  // bench/multi/run.mjs runs the manyTasks scenario on a shared store too (BENCH_STORE: redis, postgres).
+  const store = process.env.BENCH_STORE
+    ? await createStore(process.env.BENCH_STORE, process.env.BENCH_RUN_ID)
+    : undefined;
+  const runner = new TaskRunner({ concurrency: 1000, ...(store === undefined ? {} : { store }) });
   /** Per task id: the job once its handler runs, and the function that lets the handler return. */
   const started = new Map();
   const startedTask = (id) => {
@@ -23,8 +28,8 @@ export async function createTarget() {
   runner.define('bench', (job) => new Promise((done) => startedTask(job.id).resolve({ job, done })));
 
   const app = new Koa();
-  // The idle scenario holds 10,000 streams on one task: past the default maxConnectionsPerTask (1,000).
-  const middleware = sseTasks({ runner, maxConnectionsPerTask: 10_000 });
+  // The idle scenario holds 50,000 streams on one task: past the defaults (10,000 in all, 1,000 per task).
+  const middleware = sseTasks({ runner, maxConnections: 60_000, maxConnectionsPerTask: 60_000 });
   app.use(middleware);
   app.use(jsonRoute);
   let tasks = [];

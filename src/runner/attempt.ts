@@ -40,8 +40,8 @@ export function resolveTaskTypeOptions(options: TaskTypeOptions = {}): ResolvedT
   };
 }
 
-/** How one attempt ended. */
-export type Outcome = { ok: true; result: unknown } | { ok: false; message: string };
+/** How one attempt ended: its result, or its error's message and the error (a thrown value, or the timeout's). */
+export type Outcome = { ok: true; result: unknown } | { ok: false; message: string; error: unknown };
 
 /** What an attempt needs besides the handler: its job, the controller behind `job.signal`, the type's options. */
 export interface Attempt {
@@ -76,7 +76,7 @@ export function watchStall(stallMs: number | undefined, onStall: (idleMs: number
 export function runAttempt({ handler, job, controller, options }: Attempt): Promise<Outcome> {
   const handled = new Promise((resolve) => resolve(handler(job))).then(
     (result): Outcome => ({ ok: true, result }),
-    (error: unknown): Outcome => ({ ok: false, message: messageOf(error) }),
+    (error: unknown): Outcome => ({ ok: false, message: messageOf(error), error }),
   );
   const { timeoutMs } = options;
   if (timeoutMs === undefined) return handled;
@@ -84,8 +84,9 @@ export function runAttempt({ handler, job, controller, options }: Attempt): Prom
   const timedOut = new Promise<Outcome>((resolve) => {
     timer = setTimeout(() => {
       const message = `The task timed out after ${timeoutMs} ms`;
-      controller.abort(new DOMException(message, 'TimeoutError'));
-      resolve({ ok: false, message });
+      const error = new DOMException(message, 'TimeoutError');
+      controller.abort(error);
+      resolve({ ok: false, message, error });
     }, timeoutMs);
   });
   return Promise.race([handled, timedOut]).finally(() => clearTimeout(timer));

@@ -7,6 +7,7 @@ import type { RunnerContext } from './context';
 import { finishTask } from './finish-task';
 import { LocalTask, type TaskDefinition, type TaskHolder } from './local-task';
 import type { ResolvedRunnerOptions } from './options';
+import { detached } from './tracing';
 
 const CLOSED_MESSAGE = 'The task runner closed before the task finished';
 const LEASE_EXPIRED_MESSAGE = 'The worker running the task was lost (its lease expired)';
@@ -216,6 +217,6 @@ export class JobClaimer {
     const task = new LocalTask(this.#context, this.#holder, claimed, this.#defined.get(claimed.snapshot.type)!);
     this.#local.set(claimed.snapshot.id, task);
     this.#running++;
-    task.start();
+    detached(() => task.start());
   }
 }

@@ -3,10 +3,11 @@ import { EVENT_FOR_STATUS, isFinished, OUTPUT_EVENT } from '../vocabulary';
 import type { ClaimedTask, NewTaskEvent } from '../store/types';
 import type { FinishedStatus, Job, TaskEvent, TaskHandler, TaskSnapshot } from '../types';
 import { backoff, messageOf, runAttempt, watchStall, type ResolvedTaskTypeOptions, type StallWatch } from './attempt';
-import { commitRetrying } from './commit-retry';
+import { RetriedCommits } from './commit-retry';
 import type { RunnerContext } from './context';
 import { createJob } from './job';
 import { OutputBuffer } from './output';
+import { traceAttempt } from './tracing';
 
 /** A task type this runner runs: its handler, with the options given to `define()`. */
 export interface TaskDefinition {
@@ -30,6 +31,8 @@ export class LocalTask {
   readonly #input: unknown;
   readonly #definition: TaskDefinition;
   readonly #lastEventId: string;
+  /** The trace the task was started in (the store's `traceparent`): each attempt's span continues it. */
+  readonly #traceparent: string | undefined;
   /** The id of the last event this task committed here (or was claimed at): each commit names it as its predecessor. */
   #previousId: string;
   /** The current attempt (1, 2...): progress from an earlier, timed-out attempt is ignored. */
@@ -44,15 +47,16 @@ export class LocalTask {
   /** Stops watching for the task finishing elsewhere (a cancel from another instance, a takeover). */
   #unwatch: () => void = () => {};
   #done: Promise<unknown> = Promise.resolve();
-  /** Set once a commit found the store unreachable for longer than the lease: the writes still chained are moot. */
-  #unreachable: StoreUnavailableError | undefined;
+  readonly #commits: RetriedCommits;
 
   constructor(context: RunnerContext, holder: TaskHolder, claimed: ClaimedTask, definition: TaskDefinition) {
     this.#context = context;
+    this.#commits = new RetriedCommits(context);
     this.#holder = holder;
     this.#snapshot = Object.freeze(claimed.snapshot);
     this.#input = claimed.input;
     this.#lastEventId = claimed.lastEventId;
+    this.#traceparent = claimed.traceparent;
     this.#previousId = claimed.lastEventId;
     this.#definition = definition;
     this.#output = this.#outputOf(1);
@@ -144,9 +148,10 @@ export class LocalTask {
       const controller = this.#controller;
       const { id, type } = this.#snapshot;
       this.#stall = watchStall(stallMs, (idleMs) => this.#context.stalled(id, { type, attempt, idleMs }));
-      const outcome = await runAttempt({ handler, job: this.#job(attempt), controller, options }).finally(() =>
-        this.#stall.stop(),
-      );
+      const job = this.#job(attempt);
+      const traced = { id, type, attempt, traceparent: this.#traceparent };
+      const run = () => runAttempt({ handler, job, controller, options });
+      const outcome = await traceAttempt(traced, run, () => this.#snapshot).finally(() => this.#stall.stop());
       if (isFinished(this.#snapshot.status)) return undefined;
       if (outcome.ok) return this.finish('completed', undefined, outcome.result);
       if (attempt >= attempts) return this.finish('failed', { message: outcome.message });
@@ -224,9 +229,8 @@ export class LocalTask {
   ): Promise<TaskEvent> {
     this.#snapshot = Object.freeze(next);
     const write = this.#writes.then(async () => {
-      if (this.#unreachable !== undefined) throw this.#unreachable;
       const change: NewTaskEvent = { event, data, previousId: this.#previousId, ...output };
-      const stored = await commitRetrying(this.#context, next, change);
+      const stored = await this.#commits.commit(next, change);
       this.#previousId = stored.id;
       this.#context.committed(next.id, stored);
       return stored;
@@ -235,10 +239,8 @@ export class LocalTask {
       // Finished elsewhere (a cancel from another instance won the race): this runner's later writes are moot.
       if (error instanceof TaskFinishedError) this.abandon(undefined);
       // Unreachable for longer than the lease (reported once already): the task is given up, as if taken over.
-      else if (error instanceof StoreUnavailableError) {
-        this.#unreachable = error;
-        this.abandon(undefined, 'The store was unreachable');
-      } else this.#context.report(error);
+      else if (error instanceof StoreUnavailableError) this.abandon(undefined, 'The store was unreachable');
+      else this.#context.report(error);
     });
     return write;
   }

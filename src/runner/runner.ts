@@ -14,6 +14,7 @@ import { finishTask } from './finish-task';
 import { idempotencyKeyOf } from './idempotency';
 import type { TaskDefinition } from './local-task';
 import { resolveRunnerOptions, type ResolvedRunnerOptions, type TaskRunnerOptions } from './options';
+import { traceEnqueue } from './tracing';
 import { schemaOption, validateInput } from './validate';
 
 export type { StalledInfo };
@@ -144,12 +145,21 @@ export class TaskRunner extends EventEmitter<TaskRunnerEvents> {
     const bound: QueueBound = { types: this.types, maxQueued };
     if (maxQueuedPerOwner !== undefined) bound.maxQueuedPerOwner = maxQueuedPerOwner;
     const { limits } = this.#context;
-    const enqueue: EnqueueOptions = transaction === undefined ? { bound } : { bound, transaction };
+    // Traced, the store keeps the enqueue span's traceparent with the task, for the spans of its attempts; with a
+    // transaction, it writes the task in the app's.
+    const withOptions = (traceparent?: string): EnqueueOptions => {
+      const enqueue: EnqueueOptions = { bound };
+      if (traceparent !== undefined) enqueue.traceparent = traceparent;
+      if (transaction !== undefined) enqueue.transaction = transaction;
+      return enqueue;
+    };
     let stored: TaskEvent;
     if (once === undefined) {
-      stored = await this.store.enqueue(snapshot, value, limits, enqueue);
+      stored = await traceEnqueue(snapshot, (trace) => this.store.enqueue(snapshot, value, limits, withOptions(trace)));
     } else {
-      const outcome = await this.store.enqueueOnce(snapshot, value, limits, once, enqueue);
+      const outcome = await traceEnqueue(snapshot, (trace) =>
+        this.store.enqueueOnce(snapshot, value, limits, once, withOptions(trace)),
+      );
       if (!outcome.created) return { snapshot: outcome.record.snapshot, replayed: true };
       stored = outcome.event;
     }

@@ -33,9 +33,11 @@ export function encodeEvent({ event, id, data }: SseEvent): string {
       throw new TypeError(`koa-sse-tasks: an SSE id must not contain NULL, got ${JSON.stringify(id)}`);
     out += `id: ${id}\n`;
   }
-  if (data !== undefined) {
-    for (const line of data.split(LINE_BREAK)) out += `data: ${line}\n`;
-  }
+  if (data === undefined) return `${out}\n`;
+  // Most data is JSON, one line: two plain searches are much cheaper than a split on a large text (a late joiner's
+  // whole output).
+  if (!data.includes('\n') && !data.includes('\r')) return `${out}data: ${data}\n\n`;
+  for (const line of data.split(LINE_BREAK)) out += `data: ${line}\n`;
   return `${out}\n`;
 }
 

@@ -38,10 +38,10 @@ export interface Lease {
   leaseMs: number;
 }
 
-/** A queued task a runner has claimed: its record and the input it was started with. */
+/** A queued task a runner has claimed: its record, the input it was started with and the trace it was started in. */
 export interface ClaimedTask extends TaskRecord {
   input: unknown;
-  /** The traceparent the task was enqueued with (`EnqueueOptions.traceparent`), when the store keeps one. */
+  /** The `traceparent` given to `enqueue`, if one was. */
   traceparent?: string;
 }
 
@@ -89,11 +89,12 @@ export interface JobQueue {
   /**
    * Commits `snapshot` (status `queued`, a task never committed before) with its `status` event, and queues the task
    * with its `input` for a runner that runs its type, as one step. The input must be JSON-serializable for a shared
-   * store. With `options.bound`, rejects with `QueueFullError` and writes nothing while `bound.maxQueued` tasks of
+   * store. With `options.traceparent`, keeps it with the task and gives it back with the claim. With
+   * `options.transaction`, a store that can join the app's transaction (`TransactionalQueue`) writes the task in it,
+   * so it exists once that commits; one that cannot rejects with a `TypeError` and writes nothing. With `options.bound`, rejects with `QueueFullError` and writes nothing while `bound.maxQueued` tasks of
    * `bound.types` wait (`limit: 'maxQueued'`), or `bound.maxQueuedPerOwner` tasks of the task's group
    * (`limit: 'maxQueuedPerOwner'`), counted in the same step: concurrent enqueues, from any process, never pass a
-   * bound together. With `options.transaction`, the task is written in the app's transaction and exists once it
-   * commits; a store that cannot honour one rejects with a `TypeError`.
+   * bound together.
    */
   enqueue(snapshot: TaskSnapshot, input: unknown, limits: CommitLimits, options?: EnqueueOptions): Promise<TaskEvent>;
 

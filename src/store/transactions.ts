@@ -19,12 +19,15 @@ export function isTransactional(store: object): store is TransactionalQueue {
   return typeof Reflect.get(store, 'committed') === 'function';
 }
 
-/** The `TypeError` of a store that cannot create a task inside the app's transaction, when given one. */
+/**
+ * For a store whose writes cannot be part of the app's own transaction (memory, Redis): refuses
+ * `options.transaction` before anything is written, rather than queue a task the app's rollback would not undo.
+ */
 export function refuseTransaction(store: string, options: EnqueueOptions | undefined): void {
   if (options?.transaction === undefined) return;
   throw new TypeError(
-    `koa-sse-tasks: ${store} cannot create a task inside your transaction (\`transaction\`): only a store in the ` +
-      'database of that transaction can (PostgresStore from koa-sse-tasks/postgres). Start the task after COMMIT ' +
-      'instead, or use PostgresStore',
+    `koa-sse-tasks: this store cannot join a transaction (${store} keeps its tasks outside the app's database): ` +
+      'start the task after COMMIT without `transaction`, or use a store that can join one (PostgresStore, from ' +
+      'koa-sse-tasks/postgres)',
   );
 }

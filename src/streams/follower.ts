@@ -97,8 +97,22 @@ export function freshStart({ snapshot, lastEventId, output }: TaskRecordWithOutp
     data: JSON.stringify(snapshot),
   };
   if (output === '') return [snapshotEvent];
-  const whole: OutgoingEvent = { event: OUTPUT_EVENT, data: JSON.stringify({ offset: 0, text: output }) };
+  const whole = wholeOutputEvent(output);
   return isFinished(snapshot.status) ? [whole, snapshotEvent] : [snapshotEvent, whole];
+}
+
+/**
+ * A fresh start's `output` event. A thousand clients joining a task with a megabyte of output would each serialize
+ * and encode the same megabyte: the last one is kept, as one object that StreamOutput also encodes once (comparing
+ * the same string is a pointer check; an equal copy, as a shared store reads, a memcmp: far cheaper than
+ * JSON.stringify).
+ */
+let lastWhole: { output: string; event: OutgoingEvent } | undefined;
+function wholeOutputEvent(output: string): OutgoingEvent {
+  if (lastWhole?.output !== output) {
+    lastWhole = { output, event: { event: OUTPUT_EVENT, data: JSON.stringify({ offset: 0, text: output }) } };
+  }
+  return lastWhole.event;
 }
 
 /** Whether a client whose last event is `lastEventId` already has the task's end: it gets 204, which stops EventSource. */

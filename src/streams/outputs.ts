@@ -3,6 +3,13 @@ import type { EventStream } from '../sse/stream';
 import { isTerminalEvent, RESET_EVENT } from '../vocabulary';
 import type { LiveFrame, OutgoingEvent, TaskOutput } from './feeds';
 
+/** The last catch-up event encoded, and its frame: the fresh starts of late joiners share one output event. */
+let lastEncoded: { event: OutgoingEvent; frame: string } | undefined;
+function encodeCatchUp(event: OutgoingEvent): string {
+  if (lastEncoded?.event !== event) lastEncoded = { event, frame: encodeEvent(event) };
+  return lastEncoded.frame;
+}
+
 /** A single-task stream: each event's frame as is; the stream ends after the terminal event. */
 export class StreamOutput implements TaskOutput {
   readonly #stream: EventStream;
@@ -18,7 +25,7 @@ export class StreamOutput implements TaskOutput {
   send(event: OutgoingEvent, live?: LiveFrame): void {
     // Progress is idempotent: a backed-up client gets only the latest live one. A catch-up event is written whole,
     // however large: it is exactly what the client asked for.
-    if (live === undefined) this.#stream.write(encodeEvent(event));
+    if (live === undefined) this.#stream.write(encodeCatchUp(event));
     else this.#stream.write(live, event.event === 'progress' ? 'progress' : undefined);
     if (isTerminalEvent(event.event)) this.#stream.close();
   }

@@ -4,6 +4,7 @@ export interface QueuedTask {
   readonly type: string;
   readonly group: string;
   readonly input: unknown;
+  readonly traceparent: string | undefined;
   /** Its turn (job-queue.ts): after every turn its group has queued, and after the last claimed of its type. */
   readonly turn: number;
   /** Counts enqueues: the tie-break between equal turns, first queued first. */
@@ -55,10 +56,10 @@ export class FairQueue {
     return this.#groups.get(group)?.queued ?? 0;
   }
 
-  push(taskId: string, type: string, group: string, input: unknown): void {
+  push(taskId: string, type: string, group: string, input: unknown, traceparent?: string): void {
     const state = this.#group(group);
     const turn = Math.max(state.queued > 0 ? state.next : 0, (this.#claimed.get(type) ?? -1) + 1);
-    const task: QueuedTask = { taskId, type, group, input, turn, seq: ++this.#seq, offer: 0 };
+    const task: QueuedTask = { taskId, type, group, input, traceparent, turn, seq: ++this.#seq, offer: 0 };
     state.next = turn + 1;
     state.queued++;
     this.#byType.set(type, (this.#byType.get(type) ?? 0) + 1);

@@ -10,7 +10,6 @@ import type {
   IdempotencyKey,
   JobQueue,
   Lease,
-  QueueBound,
   TaskRecord,
 } from '../types';
 import { refuseTransaction } from '../transactions';
@@ -45,8 +44,8 @@ export class MemoryJobQueue implements JobQueue {
     limits: CommitLimits,
     options?: EnqueueOptions,
   ): Promise<TaskEvent> {
-    refuseTransaction('MemoryStore', options);
-    return this.#enqueue(snapshot, input, limits, options?.bound);
+    refuseTransaction('the memory store', options);
+    return this.#enqueue(snapshot, input, limits, options);
   }
 
   async enqueueOnce(
@@ -56,14 +55,14 @@ export class MemoryJobQueue implements JobQueue {
     once: IdempotencyKey,
     options?: EnqueueOptions,
   ): Promise<EnqueueOnceOutcome> {
-    refuseTransaction('MemoryStore', options);
+    refuseTransaction('the memory store', options);
     const known = this.#keys.get(once.key);
     const record = known === undefined ? undefined : this.#log.record(known.taskId);
     if (record !== undefined) {
       if (known!.fingerprint !== once.fingerprint) throw new IdempotencyKeyReusedError();
       return { created: false, record };
     }
-    const event = this.#enqueue(snapshot, input, limits, options?.bound);
+    const event = this.#enqueue(snapshot, input, limits, options);
     this.#keys.set(once.key, { taskId: snapshot.id, fingerprint: once.fingerprint });
     this.#keyOf.set(snapshot.id, once.key);
     return { created: true, event };
@@ -83,7 +82,9 @@ export class MemoryJobQueue implements JobQueue {
         continue;
       }
       this.#leases.set(queued.taskId, { holder, deadline: Date.now() + leaseMs, group: queued.group });
-      return { ...record, input: queued.input };
+      const claimed: ClaimedTask = { ...record, input: queued.input };
+      if (queued.traceparent !== undefined) claimed.traceparent = queued.traceparent;
+      return claimed;
     }
   }
 
@@ -150,7 +151,8 @@ export class MemoryJobQueue implements JobQueue {
   }
 
   /** Checks the bounds, commits the task's first event and queues it, with nothing in between. */
-  #enqueue(snapshot: TaskSnapshot, input: unknown, limits: CommitLimits, bound: QueueBound | undefined): TaskEvent {
+  #enqueue(snapshot: TaskSnapshot, input: unknown, limits: CommitLimits, options: EnqueueOptions = {}): TaskEvent {
+    const { bound } = options;
     const group = snapshot.owner === undefined ? '-' : `o:${snapshot.owner}`;
     if (bound !== undefined) {
       if (this.#queue.count(bound.types) >= bound.maxQueued) throw new QueueFullError(bound.maxQueued);
@@ -160,7 +162,7 @@ export class MemoryJobQueue implements JobQueue {
       }
     }
     const stored = this.#log.commitNow(snapshot, { event: 'status', data: JSON.stringify(snapshot) }, limits);
-    this.#queue.push(snapshot.id, snapshot.type, group, input);
+    this.#queue.push(snapshot.id, snapshot.type, group, input, options.traceparent);
     for (const listener of this.#queuedListeners) listener();
     return stored;
   }

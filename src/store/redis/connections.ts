@@ -11,7 +11,7 @@ type Args = Array<string | number>;
 interface ScriptCommands {
   sseTasksCommit(...args: Args): Promise<[string, string?]>;
   sseTasksEnqueue(...args: Args): Promise<[string, string?, string?]>;
-  sseTasksClaim(...args: Args): Promise<[string, string, string, string] | null>;
+  sseTasksClaim(...args: Args): Promise<[string, string, string, string, string] | null>;
   sseTasksRenew(...args: Args): Promise<string[]>;
   sseTasksReap(...args: Args): Promise<string[]>;
   sseTasksOwned(...args: Args): Promise<string[]>;

@@ -9,7 +9,6 @@ import type {
   IdempotencyKey,
   JobQueue,
   Lease,
-  QueueBound,
   TaskRecord,
 } from '../types';
 import { refuseTransaction } from '../transactions';
@@ -33,8 +32,7 @@ export class RedisJobQueue implements JobQueue {
     limits: CommitLimits,
     options?: EnqueueOptions,
   ): Promise<TaskEvent> {
-    refuseTransaction('RedisStore', options);
-    const outcome = await this.#enqueue(snapshot, input, limits, options?.bound, undefined);
+    const outcome = await this.#enqueue(snapshot, input, limits, options, undefined);
     if (!outcome.created) throw new Error('koa-sse-tasks: an enqueue without an idempotency key found a task');
     return outcome.event;
   }
@@ -46,8 +44,7 @@ export class RedisJobQueue implements JobQueue {
     once: IdempotencyKey,
     options?: EnqueueOptions,
   ): Promise<EnqueueOnceOutcome> {
-    refuseTransaction('RedisStore', options);
-    return this.#enqueue(snapshot, input, limits, options?.bound, once);
+    return this.#enqueue(snapshot, input, limits, options, once);
   }
 
   async claim(
@@ -67,12 +64,14 @@ export class RedisJobQueue implements JobQueue {
       ...types,
     );
     if (claimed == null) return undefined;
-    const [, snapshot, lastEventId, input] = claimed;
-    return {
+    const [, snapshot, lastEventId, input, traceparent] = claimed;
+    const task: ClaimedTask = {
       snapshot: JSON.parse(snapshot) as TaskSnapshot,
       lastEventId,
       input: input === '' ? undefined : (JSON.parse(input) as unknown),
     };
+    if (traceparent !== '') task.traceparent = traceparent;
+    return task;
   }
 
   async renew(taskIds: readonly string[], { holder, leaseMs }: Lease): Promise<string[]> {
@@ -111,9 +110,11 @@ export class RedisJobQueue implements JobQueue {
     snapshot: TaskSnapshot,
     input: unknown,
     limits: CommitLimits,
-    bound: QueueBound | undefined,
+    options: EnqueueOptions = {},
     once: IdempotencyKey | undefined,
   ): Promise<EnqueueOnceOutcome> {
+    refuseTransaction('the Redis store', options);
+    const { bound } = options;
     let json: string | undefined;
     try {
       json = JSON.stringify(input);
@@ -145,6 +146,7 @@ export class RedisJobQueue implements JobQueue {
       bound?.maxQueued ?? '',
       bound?.maxQueuedPerOwner ?? '',
       once?.fingerprint ?? '',
+      options.traceparent ?? '',
       ...(bound?.types ?? []),
     );
     if (outcome === 'full') {

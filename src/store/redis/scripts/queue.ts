@@ -3,8 +3,8 @@ import { NOW, QUEUES } from './shared';
 /**
  * KEYS: task, events, queues, queued, the owner's index, the idempotency key (read only with a fingerprint).
  * ARGV: prefix, task id, type, group, owner ('' for none), snapshot (also the event's data), historyLimit, input,
- * token, maxQueued ('' for none), maxQueuedPerOwner ('' for none), fingerprint ('' without a key), then the types
- * whose queued tasks count against maxQueued.
+ * token, maxQueued ('' for none), maxQueuedPerOwner ('' for none), fingerprint ('' without a key), traceparent ('' for
+ * none), then the types whose queued tasks count against maxQueued.
  * Returns {'ok', id} | {'existing', snapshot, last id} | {'reused'} | {'full', 'maxQueued' | 'maxQueuedPerOwner'}.
  * The task's first commit (its `queued` event), its place in the fair queue and its idempotency key, as one step; a
  * resend (the token) answers the id stored the first time, before any other check. With a fingerprint, a key whose
@@ -29,7 +29,7 @@ if ARGV[12] ~= '' then
 end
 if ARGV[10] ~= '' then
   local queued = 0
-  for i = 13, #ARGV do queued = queued + (tonumber(redis.call('HGET', KEYS[3], 'type:' .. ARGV[i])) or 0) end
+  for i = 14, #ARGV do queued = queued + (tonumber(redis.call('HGET', KEYS[3], 'type:' .. ARGV[i])) or 0) end
   if queued >= tonumber(ARGV[10]) then return {'full', 'maxQueued'} end
 end
 if ARGV[11] ~= '' then
@@ -62,6 +62,7 @@ redis.call('HINCRBY', KEYS[3], 'queued:' .. group, 1)
 redis.call('HINCRBY', KEYS[3], 'type:' .. type, 1)
 redis.call('HSET', KEYS[1], 's', ARGV[6], 'st', 'queued', 'l', event, 'h', ARGV[7], 'b', #ARGV[6],
   'r', ARGV[9] .. ':' .. event, 'i', ARGV[8], 'g', group, 'q', entry)
+if ARGV[13] ~= '' then redis.call('HSET', KEYS[1], 'tp', ARGV[13]) end
 if ARGV[5] ~= '' then redis.call('XADD', KEYS[5], '*', 't', id) end
 if ARGV[12] ~= '' then
   redis.call('DEL', KEYS[6])
@@ -76,7 +77,7 @@ return {'ok', event}`;
  * Takes the lowest turn among the `ready` sets of the types (the oldest on a tie) and leases it. A group already
  * running concurrencyPerOwner tasks is parked instead (out of the `ready` sets of these types until one of its
  * tasks finishes) and the next turn is looked at: each group is passed over at most once per claim.
- * Returns {id, snapshot, last id, input} or nil.
+ * Returns {id, snapshot, last id, input, traceparent ('' for none)} or nil.
  */
 export const CLAIM = `${NOW}
 ${QUEUES}
@@ -113,7 +114,7 @@ while true do
       unqueued(KEYS[3], bestType, group)
       local turn, _, id = entryOf(entry)
       local task = prefix .. 'task:' .. id
-      local v = redis.call('HMGET', task, 'st', 's', 'l', 'i')
+      local v = redis.call('HMGET', task, 'st', 's', 'l', 'i', 'tp')
       if v[1] == 'queued' then
         redis.call('HDEL', task, 'q')
         local claimed = tonumber(redis.call('HGET', KEYS[3], 'claimed:' .. bestType)) or -1
@@ -121,7 +122,7 @@ while true do
         redis.call('ZADD', KEYS[1], now + tonumber(ARGV[3]), id)
         redis.call('HSET', KEYS[2], id, ARGV[2])
         redis.call('HINCRBY', KEYS[3], 'running:' .. group, 1)
-        return {id, v[2], v[3], v[4] or ''}
+        return {id, v[2], v[3], v[4] or '', v[5] or ''}
       end
     end
   end

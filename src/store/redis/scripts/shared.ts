@@ -5,7 +5,8 @@
  *
  * Keys (`p` is the key prefix): `p task:<id>` a hash (s snapshot JSON, st status, l latest event id, h history limit,
  * b bytes of event data the stream holds, i input JSON until it finishes, r the tokens of its last 4 commits with the
- * ids they stored, `token:id,...`; g its owner group, q its lane entry while queued, k its idempotency key);
+ * ids they stored, `token:id,...`; g its owner group, q its lane entry while queued, k its idempotency key, tp the
+ * W3C traceparent of the span that started it, when there was one);
  * `p events:<id>` the task's stream (e event, d data, p previous event id); `p leases` a sorted set of task id ->
  * lease deadline (ms); `p owners` a hash of task id -> lease holder (`Lease.holder`: a runner's name); `p queued` a
  * stream that wakes workers when a task is queued; `p owner:<owner>` a stream with one entry (t task id) per task of
