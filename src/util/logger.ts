@@ -28,8 +28,11 @@ export interface LoggerAware {
 /** Checks a `logger` option: `undefined`, or an object with the four levels. */
 export function loggerOption(name: string, logger: unknown): Logger | undefined {
   if (logger === undefined) return undefined;
-  const methods = logger as Partial<Record<LogLevel, unknown>> | null;
-  if (typeof logger !== 'object' || methods === null || LEVELS.some((level) => typeof methods[level] !== 'function')) {
+  if (
+    typeof logger !== 'object' ||
+    logger === null ||
+    LEVELS.some((level) => typeof Reflect.get(logger, level) !== 'function')
+  ) {
     throw optionError(name, 'a logger with debug(), info(), warn() and error() methods, such as pino()', logger);
   }
   return logger as Logger;

@@ -2,7 +2,7 @@ import type Redis from 'ioredis';
 import { loggerOption, type Logger } from '../../util/logger';
 import { integerOption, optionError } from '../../util/validate';
 
-/** @deprecated Use `Logger`: the Redis store's logger has pino's shape, `level(fields, message)`, since 0.2.0. */
+/** The Redis store's logger: a `Logger`, with pino's shape `level(fields, message)` since 0.2.0. */
 export type RedisStoreLogger = Logger;
 
 /** Options of `new RedisStore()`. */
