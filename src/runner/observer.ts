@@ -14,8 +14,11 @@ export interface TaskRunnerObserver {
   began?(snapshot: TaskSnapshot): void;
   /** A job that `began` here frees its slot: it returned, timed out, or was cancelled or taken over elsewhere. */
   ended?(snapshot: TaskSnapshot): void;
-  /** One operation of the runner's store (the middleware's reads included) settled, after `seconds`. */
-  storeOperation?(op: StoreOperation, seconds: number, failed: boolean): void;
+  /**
+   * One operation of the runner's store (the middleware's reads included) settled, after `seconds`; `error` is what
+   * a failed one threw (a `TaskError` is the store's answer, such as a full queue, not a failure of the store).
+   */
+  storeOperation?(op: StoreOperation, seconds: number, failed: boolean, error?: unknown): void;
 }
 
 /** A runner's observers, and the calls that tell them all. */

@@ -9,8 +9,11 @@ type Members = { [I in keyof typeof STORE_MEMBERS]: keyof (typeof STORE_MEMBERS)
  */
 export type StoreOperation = Exclude<Members, 'compareEventIds' | 'shared'>;
 
-/** Told of each store operation: its name, how long it took (until its promise settled), and whether it failed. */
-export type StoreOperationListener = (op: StoreOperation, seconds: number, failed: boolean) => void;
+/**
+ * Told of each store operation: its name, how long it took (until its promise settled), and, when it failed, with
+ * what (a `TaskError` is an answer of the store, such as `QueueFullError`; anything else, a failure of it).
+ */
+export type StoreOperationListener = (op: StoreOperation, seconds: number, failed: boolean, error?: unknown) => void;
 
 const TIMED: ReadonlySet<string | symbol> = new Set(
   Object.values(STORE_MEMBERS)
@@ -52,15 +55,15 @@ function timed(
   return (...args) => {
     if (listeners.length === 0) return method.apply(store, args);
     const started = performance.now();
-    const tell = (failed: boolean): void => {
+    const tell = (failed: boolean, error?: unknown): void => {
       const seconds = (performance.now() - started) / 1000;
-      for (const listener of listeners) listener(op, seconds, failed);
+      for (const listener of listeners) listener(op, seconds, failed, error);
     };
     let result: unknown;
     try {
       result = method.apply(store, args);
     } catch (error) {
-      tell(true);
+      tell(true, error);
       throw error;
     }
     if (!(result instanceof Promise)) {
@@ -73,7 +76,7 @@ function timed(
         return value;
       },
       (error: unknown) => {
-        tell(true);
+        tell(true, error);
         throw error;
       },
     );
