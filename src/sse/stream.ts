@@ -19,7 +19,7 @@ export interface SlowClientLimits {
 
 /**
  * What the streams sharing this object wrote, as plain numbers the metrics read: a frame costs two additions, no
- * call. `coalesced` counts the clients that backed up and had frames held (once per backlog), `disconnected` the
+ * call. `coalesced` counts the clients that backed up and had frames held (once each), `disconnected` the
  * slow clients cut off.
  */
 export interface WriteStats {
@@ -55,7 +55,7 @@ export class EventStream {
   /** The key held last, the end of `#latest`'s order (stale once `#latest` is dropped: a new Map starts empty). */
   #latestKey: string | undefined;
   #backedUp = false;
-  /** True once this backlog has had a frame held. */
+  /** True once a frame has been held for this client: it counts once in `stats.coalesced`. */
   #coalesced = false;
   #slowTimer: NodeJS.Timeout | undefined;
   #cleanups: Array<() => void> = [];
@@ -133,7 +133,6 @@ export class EventStream {
   #drained(): void {
     if (this.#closed) return;
     this.#backedUp = false;
-    this.#coalesced = false;
     clearTimeout(this.#slowTimer);
     this.#slowTimer = undefined;
     this.#flushLatest();
@@ -148,7 +147,7 @@ export class EventStream {
    */
   #hold(key: string, frame: string | Buffer): void {
     if (!this.#coalesced) {
-      this.#coalesced = true; // counted once per backlog
+      this.#coalesced = true; // counted once per client
       this.#stats.coalesced++;
     }
     const held = (this.#latest ??= new Map());

@@ -32,7 +32,7 @@ export class StreamStats implements WriteStats {
   /** Frames (events, heartbeats, `retry:` lines) written to event streams, and their bytes. */
   frames = 0;
   bytes = 0;
-  /** Clients that backed up and had frames coalesced (once per backlog), and slow clients disconnected. */
+  /** Clients that backed up and had frames coalesced (once each), and slow clients disconnected. */
   coalesced = 0;
   disconnected = 0;
   /** Streams open now, by kind. */
