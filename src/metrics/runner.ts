@@ -93,7 +93,7 @@ export function registerRunnerMetrics(registry: Registry, runner: TaskRunner): (
       startedAt.delete(id);
     },
   });
-  const onStalled = (_taskId: string, info: { type: string }): void => void stalled.inc({ type: info.type });
+  const onStalled = (_taskId: string, info: { type: string }): void => stalled.inc({ type: info.type });
   runner.on('stalled', onStalled);
   for (const type of runner.types) {
     for (const counter of [started, retries, stalled]) counter.inc({ type }, 0);
