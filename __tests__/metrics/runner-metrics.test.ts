@@ -94,13 +94,12 @@ describe('the runner and store metrics', () => {
     expect(valueOf(text, `${P}store_operation_seconds_count`, { op: 'enqueue' })).toBe(4);
     // The scrape's own reads of the queue are store calls too, timed by the next scrape.
     const again = await registry.metrics();
-    const ops = new Set(
-      samplesOf(again)
-        .map((sample) => sample.labels.op)
-        .filter(Boolean),
-    );
+    const timed = samplesOf(again).filter((sample) => sample.name === `${P}store_operation_seconds_count`);
+    const ops = new Set(timed.map((sample) => sample.labels.op));
     expect([...ops].sort()).toEqual(['enqueue', 'queuedCount']);
     expect(valueOf(again, `${P}store_operation_seconds_count`, { op: 'queuedCount' })).toBe(2);
+    // Every op has its error count, failed or not, so a rate() over it starts at 0.
+    expect(valueOf(again, `${P}store_errors_total`, { op: 'commit' })).toBe(0);
   });
 
   it('answers while the store is down, with the queue depth last read and the failed calls counted', async () => {

@@ -1,6 +1,7 @@
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import { TaskError } from '../errors';
 import type { TaskRunner } from '../runner/runner';
+import { STORE_OPERATIONS } from '../store/observed';
 import { PREFIX } from './names';
 
 /** Seconds, for store calls: from half a millisecond (memory) to five seconds (a store in trouble). */
@@ -26,6 +27,7 @@ export function registerStoreMetrics(registry: Registry, runner: TaskRunner, que
     labelNames: ['op'],
     registers,
   });
+  for (const op of STORE_OPERATIONS) errors.inc({ op }, 0);
   const depths = new QueueDepths(runner, queueReadTimeoutMs);
   new Gauge({
     name: `${PREFIX}tasks_queued`,

@@ -15,12 +15,13 @@ export type StoreOperation = Exclude<Members, 'compareEventIds' | 'shared'>;
  */
 export type StoreOperationListener = (op: StoreOperation, seconds: number, failed: boolean, error?: unknown) => void;
 
-const TIMED: ReadonlySet<string | symbol> = new Set(
-  Object.values(STORE_MEMBERS)
-    .flatMap((members) => Object.entries(members))
-    .filter(([member, kind]) => kind === 'function' && member !== 'compareEventIds')
-    .map(([member]) => member),
-);
+/** Every `StoreOperation`, from the one table of store members. */
+export const STORE_OPERATIONS = Object.values(STORE_MEMBERS)
+  .flatMap((members) => Object.entries(members))
+  .filter(([member, kind]) => kind === 'function' && member !== 'compareEventIds')
+  .map(([member]) => member as StoreOperation);
+
+const TIMED: ReadonlySet<string | symbol> = new Set(STORE_OPERATIONS);
 
 /**
  * `store` with its operations timed for `listeners` (the runner's observers, the metrics): every call of a
