@@ -84,7 +84,7 @@ export async function startPrometheus(target: string): Promise<OwnPrometheus> {
     );
   } catch (error) {
     await stop();
-    throw new Error(`${(error as Error).message}; its log ends with:\n${log}`);
+    throw new Error(`${(error as Error).message}; its log ends with:\n${log}`, { cause: error });
   }
   return {
     url,
@@ -93,8 +93,8 @@ export async function startPrometheus(target: string): Promise<OwnPrometheus> {
       let last: number | undefined;
       try {
         await waitUntil(async () => (last = await query(expression)) === expected, timeoutMs, expression);
-      } catch {
-        throw new Error(`${expression} stayed ${last} in Prometheus, expected ${expected}`);
+      } catch (error) {
+        throw new Error(`${expression} stayed ${last} in Prometheus, expected ${expected}`, { cause: error });
       }
     },
     stop,
