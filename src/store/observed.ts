@@ -34,7 +34,7 @@ export function observedStore(store: TaskStore, listeners: readonly StoreOperati
   return new Proxy(store, {
     get(target, key) {
       const value: unknown = Reflect.get(target, key, target);
-      if (typeof value !== 'function') return value;
+      if (typeof value !== 'function' || key === 'constructor') return value;
       const known = wrapped.get(key);
       if (known?.original === value) return known.call;
       // Bound to the store itself: methods that use private fields (#x) fail with the proxy as `this`.
