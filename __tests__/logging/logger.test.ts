@@ -88,23 +88,26 @@ describe('the logger option', () => {
     );
   });
 
-  it('tells the steps of a shutdown, and which jobs it had to fail', async () => {
+  it('tells the steps of a shutdown, and which jobs it had to fail; sseTasks() to its own logger when given one', async () => {
     const { logger, records } = recordingPino();
+    const middlewareLog = recordingPino();
     const runner = new TaskRunner({ logger });
     const controlled = defineControlled(runner);
-    const tasks = sseTasks({ runner });
+    const tasks = sseTasks({ runner, logger: middlewareLog.logger });
     const { id } = await runner.start('controlled');
     await controlled.running(id);
     tasks.close();
     await runner.close({ graceMs: 20 });
-    expect(records.map(({ level, msg }) => [level, msg])).toEqual([
+    expect(middlewareLog.records.map(({ level, msg }) => [level, msg])).toEqual([
       [INFO, 'koa-sse-tasks: closing: ending the event streams and answering long-polls'],
+    ]);
+    expect(middlewareLog.records[0]).toMatchObject({ streams: 0, longPolls: 0 });
+    expect(records.map(({ level, msg }) => [level, msg])).toEqual([
       [INFO, 'koa-sse-tasks: the task runner is closing: nothing more starts here'],
       [WARN, 'koa-sse-tasks: the task runner is closing: failing the 1 jobs still running'],
       [INFO, 'koa-sse-tasks: the task runner is closed'],
     ]);
-    expect(records[0]).toMatchObject({ streams: 0, longPolls: 0 });
-    expect(records[2]).toMatchObject({ running: 1, graceMs: 20 });
+    expect(records[1]).toMatchObject({ running: 1, graceMs: 20 });
   });
 
   it("tells a slow client cut off, through sseTasks' default: the runner's logger", async () => {
