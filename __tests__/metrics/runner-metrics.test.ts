@@ -123,6 +123,8 @@ describe('the runner and store metrics', () => {
         expect(valueOf(await up.text(), `${P}tasks_queued`, { type: 'report' })).toBe(2);
         expect(await (await fetch(`${base}/elsewhere`)).text()).toBe('the app');
         expect((await fetch(`${base}/metrics`, { method: 'POST' })).status).toBe(200); // passed on to the app
+        const head = await fetch(`${base}/metrics`, { method: 'HEAD' });
+        expect([head.status, head.headers.get('content-type')]).toEqual([200, up.headers.get('content-type')]);
 
         await redis.kill();
         await expect(runner.get(id)).rejects.toThrow(/did not answer/);
@@ -141,5 +143,15 @@ describe('the runner and store metrics', () => {
     } finally {
       await redis.kill();
     }
+  });
+
+  it('refuses a second registration in one registry, and options that are not what it takes, naming them', () => {
+    runner = new TaskRunner();
+    const registry = new Registry();
+    tasksMetrics({ runner, registry });
+    expect(() => tasksMetrics({ runner, registry })).toThrow(/already has its metrics .*its own registry/);
+    expect(() => tasksMetrics({ runner, path: 'metrics' })).toThrow(/`path`/);
+    expect(() => tasksMetrics({ runner, tasks: {} as never })).toThrow(/`tasks`.*sseTasks\(\)/);
+    expect(() => tasksMetrics({ runner: {} as never })).toThrow(/`runner`/);
   });
 });
