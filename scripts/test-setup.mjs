@@ -92,10 +92,21 @@ const REQUIREMENTS = [
     check: () => version(onPath('openssl'), 'version'),
     debian: 'openssl',
   },
+  {
+    name: 'promtool', // the metrics tests check the exposition with `promtool check metrics`
+    where: 'on the PATH',
+    check: () => version(onPath('promtool'), '--version'),
+    debian: 'prometheus',
+  },
+  {
+    name: 'prometheus', // the metrics test runs its own server, on a free port with a temporary config and storage
+    where: 'on the PATH',
+    check: () => version(onPath('prometheus'), '--version'),
+    debian: 'prometheus',
+  },
   // Rows to add once a test needs them (none does yet), in the same shape:
   // - PostgreSQL 15 at 127.0.0.1:5432: check that it accepts a connection there, debian 'postgresql-15',
   //   start 'pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start'
-  // - promtool: onPath('promtool'), debian 'prometheus'
 ];
 
 const packages = (row) => [row.debian ?? []].flat();

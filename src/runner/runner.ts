@@ -2,8 +2,10 @@ import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { InvalidInputError, RunnerClosedError, UnknownTaskTypeError } from '../errors';
 import type { StandardSchemaV1 } from '../standard-schema';
+import { observedStore } from '../store/observed';
 import type { EnqueueOptions, QueueBound, TaskStore } from '../store/types';
 import type { TaskEvent, TaskHandler, TaskSnapshot } from '../types';
+import { logAsBefore, logNote, type Logger, type LoggerAware } from '../util/logger';
 import { integerOption, optionError } from '../util/validate';
 import { resolveTaskTypeOptions, type TaskTypeOptions } from './attempt';
 import type { CloseOptions, StartOptions, Submission, TaskRunnerEvents, TaskTypeOptionsWithInput } from './calls';
@@ -12,6 +14,7 @@ import type { RunnerContext, StalledInfo } from './context';
 import { finishTask } from './finish-task';
 import { idempotencyKeyOf } from './idempotency';
 import type { TaskDefinition } from './local-task';
+import { RunnerObservers, type TaskRunnerObserver } from './observer';
 import { resolveRunnerOptions, type ResolvedRunnerOptions, type TaskRunnerOptions } from './options';
 import { traceEnqueue } from './tracing';
 import { schemaOption, validateInput } from './validate';
@@ -26,7 +29,7 @@ export type { StalledInfo };
  * any runner with `worker: true` that defines the type may claim a task, under a lease it renews while the job runs.
  */
 export class TaskRunner extends EventEmitter<TaskRunnerEvents> {
-  /** The store the runner writes to and the middleware reads from. */
+  /** The store the runner writes to and the middleware reads from (a proxy that times its calls for `observe()`). */
   readonly store: TaskStore;
   readonly #options: ResolvedRunnerOptions;
   readonly #context: RunnerContext;
@@ -36,19 +39,28 @@ export class TaskRunner extends EventEmitter<TaskRunnerEvents> {
   /** The input schema of each type defined (or declared) with one. */
   readonly #schemas = new Map<string, StandardSchemaV1>();
   readonly #claimer: JobClaimer;
+  readonly #observers = new RunnerObservers();
   #closing: Promise<void> | undefined;
 
   constructor(options?: TaskRunnerOptions) {
     super();
     this.#options = resolveRunnerOptions(options);
-    this.store = this.#options.store;
+    const { store, logger } = this.#options;
+    if (logger !== undefined) (store as Partial<LoggerAware>).useLogger?.(logger);
+    this.store = observedStore(store, this.#observers.storeListeners);
     this.#context = {
       store: this.store,
       limits: this.#options.limits,
       jobLimits: this.#options.jobLimits,
-      committed: (taskId, event) => this.emit('event', taskId, event),
+      committed: (taskId, event, snapshot) => {
+        this.emit('event', taskId, event);
+        this.#observers.committed(snapshot, event);
+      },
+      began: (snapshot) => this.#observers.began(snapshot),
+      ended: (snapshot) => this.#observers.ended(snapshot),
       stalled: (taskId, info) => this.emit('stalled', taskId, info),
       report: (error) => this.#report(error),
+      logger,
     };
     this.#claimer = new JobClaimer({ context: this.#context, options: this.#options, defined: this.#defined });
   }
@@ -96,6 +108,19 @@ export class TaskRunner extends EventEmitter<TaskRunnerEvents> {
     this.#claimer.listen();
     this.#claimer.wake();
     return this;
+  }
+
+  /** The `logger` option: where the runner (and `sseTasks()`, unless given its own) writes its records. */
+  get logger(): Logger | undefined {
+    return this.#options.logger;
+  }
+
+  /**
+   * Tells `observer` what this runner does from now on (see `TaskRunnerObserver`): what `koa-sse-tasks/metrics`
+   * counts from. Returns the function that stops telling it.
+   */
+  observe(observer: TaskRunnerObserver): () => void {
+    return this.#observers.add(observer);
   }
 
   /** The task types defined (or declared) so far. */
@@ -155,7 +180,7 @@ export class TaskRunner extends EventEmitter<TaskRunnerEvents> {
       if (!outcome.created) return { snapshot: outcome.record.snapshot, replayed: true };
       stored = outcome.event;
     }
-    this.emit('event', snapshot.id, stored);
+    this.#context.committed(snapshot.id, stored, snapshot);
     this.#claimer.wake();
     return { snapshot, replayed: false };
   }
@@ -195,8 +220,11 @@ export class TaskRunner extends EventEmitter<TaskRunnerEvents> {
   }
 
   async #close(graceMs: number): Promise<void> {
+    const { logger } = this.#options;
+    logNote(logger, 'info', { graceMs }, 'koa-sse-tasks: the task runner is closing: nothing more starts here');
     await this.#claimer.close(graceMs);
     await this.store.close();
+    logNote(logger, 'info', {}, 'koa-sse-tasks: the task runner is closed');
   }
 
   /** The input as the type's schema outputs it, or as given without one; a schema that throws is reported. */
@@ -217,8 +245,11 @@ export class TaskRunner extends EventEmitter<TaskRunnerEvents> {
     else this.#schemas.set(type, schema);
   }
 
+  /** To `error` listeners and the logger; to `console` only when there are neither, as before loggers. */
   #report(error: unknown, what = 'a task store operation failed'): void {
-    if (this.listenerCount('error') > 0) this.emit('error', error);
-    else console.error(`koa-sse-tasks: ${what}:`, error);
+    const listened = this.listenerCount('error') > 0;
+    if (listened) this.emit('error', error);
+    const { logger } = this.#options;
+    if (!listened || logger !== undefined) logAsBefore(logger, 'error', { err: error }, `koa-sse-tasks: ${what}`);
   }
 }
