@@ -111,8 +111,18 @@ const REQUIREMENTS = [
       'it must let the role of PG_URL in (the default: `createuser -s root && createdb -O root test` as postgres, ' +
       'with trust or a password for 127.0.0.1 in pg_hba.conf), or set PG_URL',
   },
-  // A row to add once a test needs it, in the same shape:
-  // - promtool: onPath('promtool'), debian 'prometheus'
+  {
+    name: 'promtool', // the metrics tests check the exposition with `promtool check metrics`
+    where: 'on the PATH',
+    check: () => version(onPath('promtool'), '--version'),
+    debian: 'prometheus',
+  },
+  {
+    name: 'prometheus', // the metrics test runs its own server, on a free port with a temporary config and storage
+    where: 'on the PATH',
+    check: () => version(onPath('prometheus'), '--version'),
+    debian: 'prometheus',
+  },
 ];
 
 const packages = (row) => [row.debian ?? []].flat();

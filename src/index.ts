@@ -1,5 +1,6 @@
 export { sseTasks } from './middleware/sse-tasks';
 export type { SseTasksMiddleware } from './middleware/sse-tasks';
+export type { StreamStats } from './streams/stats';
 export { MIDDLEWARE_DEFAULTS } from './middleware/options';
 export type { CorsOptions, SseTasksOptions } from './middleware/options';
 export { STREAM_TOKEN_DEFAULTS } from './middleware/tokens';
@@ -17,6 +18,9 @@ export { TASK_TYPE_DEFAULTS } from './runner/attempt';
 export type { TaskTypeOptions } from './runner/attempt';
 export { RUNNER_DEFAULTS } from './runner/options';
 export type { TaskRunnerOptions } from './runner/options';
+export type { TaskRunnerObserver } from './runner/observer';
+export type { StoreOperation } from './store/observed';
+export type { Logger, LoggerAware, LogLevel } from './util/logger';
 export { MemoryStore } from './store/memory/store';
 /**
  * For store authors: `TaskStore` is `TaskLog & JobQueue & OwnerIndex & StoreLifecycle`, each interface's TSDoc

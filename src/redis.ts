@@ -2,3 +2,4 @@
 export { RedisStore } from './store/redis/store';
 export { REDIS_STORE_DEFAULTS } from './store/redis/options';
 export type { RedisStoreLogger, RedisStoreOptions } from './store/redis/options';
+export type { Logger } from './util/logger';

@@ -1,15 +1,22 @@
 import { TaskRunner, type Job } from '../../src';
-import { RedisStore, type RedisStoreLogger } from '../../src/redis';
+import { RedisStore, type Logger } from '../../src/redis';
 import { startApp, startTask, type TestApp } from '../helpers/app';
 import { startOwnRedis, type OwnRedis } from '../helpers/redis';
 import { dataOf, openStream, withoutHeartbeats } from '../helpers/sse';
 
 jest.setTimeout(60_000);
 
-function recordingLogger(): RedisStoreLogger & { errors: string[]; infos: string[] } {
+function recordingLogger(): Logger & { errors: string[]; infos: string[] } {
   const errors: string[] = [];
   const infos: string[] = [];
-  return { errors, infos, error: (message) => errors.push(message), info: (message) => infos.push(message) };
+  return {
+    errors,
+    infos,
+    debug: () => {},
+    warn: () => {},
+    error: (_fields, message) => errors.push(message),
+    info: (_fields, message) => infos.push(message),
+  };
 }
 
 describe('Redis restarting mid-job', () => {

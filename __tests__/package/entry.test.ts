@@ -148,4 +148,41 @@ describe('the published entry', () => {
     ].join('\n');
     compileConsumer('client-consumer.mts', consumer, ['--lib', 'ES2022,DOM']);
   });
+
+  it('ships koa-sse-tasks/metrics for require() and import, one module with the root entry', () => {
+    const script = [
+      "import { tasksMetrics, METRICS_DEFAULTS } from 'koa-sse-tasks/metrics';",
+      "import { createRequire } from 'node:module';",
+      'const cjs = createRequire(import.meta.url)("koa-sse-tasks/metrics");',
+      'console.log(typeof tasksMetrics, tasksMetrics === cjs.tasksMetrics, METRICS_DEFAULTS.path);',
+    ].join('\n');
+    expect(node(['--input-type=module', '-e', script])).toBe('function true /metrics');
+    const consumer = [
+      "import Koa from 'koa';",
+      "import { Registry } from 'prom-client';",
+      "import { sseTasks, TaskRunner, type Logger } from 'koa-sse-tasks';",
+      "import { tasksMetrics, type TasksMetrics } from 'koa-sse-tasks/metrics';",
+      'const logger: Logger = console;',
+      'const runner = new TaskRunner({ logger });',
+      'const tasks = sseTasks({ runner });',
+      'const metrics: TasksMetrics = tasksMetrics({ runner, tasks, registry: new Registry(), path: "/metrics" });',
+      'new Koa().use(metrics.middleware).use(tasks);',
+      'void metrics.registry.metrics();',
+      '// @ts-expect-error the runner is required',
+      'tasksMetrics({ tasks });',
+    ].join('\n');
+    for (const file of ['metrics-consumer.mts', 'metrics-consumer.cts']) compileConsumer(file, consumer);
+  });
+
+  it('loads no optional backend from the root entry: prom-client, ioredis, bullmq and pg stay unloaded', () => {
+    const script = [
+      "require('koa-sse-tasks');",
+      'const loaded = Object.keys(require.cache).filter((file) => /node_modules[\\\\/](prom-client|ioredis|bullmq|pg)[\\\\/]/.test(file));',
+      'console.log(JSON.stringify(loaded));',
+    ].join('\n');
+    expect(node(['-e', script])).toBe('[]');
+    const metrics =
+      "require('koa-sse-tasks/metrics'); console.log(Object.keys(require.cache).some((f) => f.includes('prom-client')))";
+    expect(node(['-e', metrics])).toBe('true'); // the check above can see a load
+  });
 });

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import Redis from 'ioredis';
 import { RUNNER_DEFAULTS, type CommitLimits, type Lease, type TaskSnapshot, type TaskStatus } from '../../src';
-import { RedisStore, type RedisStoreLogger } from '../../src/redis';
+import { RedisStore, type Logger } from '../../src/redis';
 import { REDIS_URL, deleteKeys, uniquePrefix } from '../helpers/redis';
 import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy';
 
@@ -14,7 +14,7 @@ function snapshot(id: string, type: string, status: TaskStatus = 'running', prog
 }
 
 /** Keeps the stores' outage reports out of the test output. */
-const quiet: RedisStoreLogger = { error: () => {}, info: () => {} };
+const quiet: Logger = { debug: () => {}, info: () => {}, warn: () => {}, error: () => {} };
 
 describe('RedisStore when the connection resets after a commit ran and before its reply arrived', () => {
   const prefix = uniquePrefix('commit-retry');

@@ -30,7 +30,11 @@ describe('OpenStreams', () => {
   let streams: OpenStreams;
   const open = (taskIds: string[]): { stream: EventStream; response: Response } => {
     const response = new Response();
-    const stream = streams.add(taskIds, () => new EventStream(response, { bufferBytes: 65_536, slowClientMs: 1000 }));
+    const stream = streams.add(
+      'task',
+      taskIds,
+      () => new EventStream(response, { bufferBytes: 65_536, slowClientMs: 1000 }),
+    );
     return { stream, response };
   };
 
@@ -66,7 +70,7 @@ describe('OpenStreams', () => {
     let opened = false;
     const refused = (() => {
       try {
-        streams.add(['t1'], () => {
+        streams.add('task', ['t1'], () => {
           opened = true;
           throw new Error('not opened');
         });

@@ -30,6 +30,13 @@ export async function createTarget() {
   const app = new Koa();
   // The idle scenario holds 50,000 streams on one task: past the defaults (10,000 in all, 1,000 per task).
   const middleware = sseTasks({ runner, maxConnections: 60_000, maxConnectionsPerTask: 60_000 });
+  if (process.env.BENCH_METRICS === '1') {
+    // Metrics on (BENCHMARKS.md, "Metrics"): koa-sse-tasks/metrics mounted, and scraped every second as Prometheus would.
+    const { tasksMetrics } = await import('koa-sse-tasks/metrics');
+    const metrics = tasksMetrics({ runner, tasks: middleware });
+    app.use(metrics.middleware);
+    setInterval(() => void metrics.registry.metrics(), 1000).unref();
+  }
   app.use(middleware);
   app.use(jsonRoute);
   let tasks = [];

@@ -5,6 +5,7 @@ import { EVENT_FOR_STATUS, isFinished } from '../vocabulary';
 import { checkStore } from '../store/members';
 import type { TaskLog } from '../store/types';
 import type { TaskEventName, TaskSnapshot, TaskStatus } from '../types';
+import { logAsBefore, loggerOption, type Logger } from '../util/logger';
 import { optionError } from '../util/validate';
 
 /**
@@ -24,6 +25,8 @@ export interface BullMQBridgeOptions extends CommitLimitOptions {
   prefix?: string;
   /** A `QueueEvents` of your own instead of `queueName`/`connection`; the bridge listens to it but never closes it. */
   queueEvents?: QueueEvents;
+  /** Where the bridge reports an event it could not record and a lost event stream. @default `console.error` */
+  logger?: Logger;
 }
 
 /** The BullMQ events the bridge turns into task events. */
@@ -51,6 +54,7 @@ export function bridgeBullMQ(options: BullMQBridgeOptions): BullMQBridge {
     throw optionError('queueName', 'a BullMQ queue name, with `connection` (or give `queueEvents`)', queueName);
   }
   const limits = resolveCommitLimits(options);
+  const logger = loggerOption('logger', options.logger);
   const events =
     given ?? new QueueEvents(queueName!, { connection: connection!, ...(prefix === undefined ? {} : { prefix }) });
   const type = given?.name ?? queueName!;
@@ -77,7 +81,8 @@ export function bridgeBullMQ(options: BullMQBridgeOptions): BullMQBridge {
       else snapshots.set(jobId, snapshot);
     });
     const settled = next.catch((error: unknown) => {
-      console.error(`koa-sse-tasks: the BullMQ bridge could not record an event of job ${jobId}:`, error);
+      const message = `koa-sse-tasks: the BullMQ bridge could not record an event of job ${jobId}`;
+      logAsBefore(logger, 'error', { err: error, jobId }, message);
     });
     chains.set(jobId, settled);
     void settled.then(() => {
@@ -110,7 +115,8 @@ export function bridgeBullMQ(options: BullMQBridgeOptions): BullMQBridge {
       }),
     completed: ({ jobId, returnvalue }) => moveTo(jobId, 'completed', { progress: 100, result: returnvalue }),
     failed: ({ jobId, failedReason }) => moveTo(jobId, 'failed', { error: { message: failedReason } }),
-    error: (error) => console.error('koa-sse-tasks: the BullMQ bridge lost its event stream:', error),
+    error: (error) =>
+      logAsBefore(logger, 'error', { err: error }, 'koa-sse-tasks: the BullMQ bridge lost its event stream'),
   };
   const names = Object.keys(listeners) as Array<keyof BridgedEvents>;
   for (const name of names) events.on(name, listeners[name]);

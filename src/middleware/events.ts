@@ -11,14 +11,18 @@ import { failStream, openStream, setEventStreamHeaders, type Streaming } from '.
  */
 export async function serveTaskEvents(ctx: Context, record: TaskRecord, streaming: Streaming): Promise<void> {
   const lastEventId = lastEventIdOf(ctx);
+  const { stats } = streaming.streams;
   if (hasTheEnd(record, lastEventId)) {
+    stats.resumes.ended++;
     ctx.status = 204;
     return;
   }
   if (ctx.method === 'HEAD') return setEventStreamHeaders(ctx);
-  const stream = openStream(ctx, streaming, [record.snapshot.id]);
+  const stream = openStream(ctx, streaming, 'task', [record.snapshot.id]);
+  const output = new StreamOutput(stream);
   try {
-    stream.onClose(await streaming.feeds.follow(record.snapshot.id, lastEventId, new StreamOutput(stream)));
+    stream.onClose(await streaming.feeds.follow(record.snapshot.id, lastEventId, output));
+    if (lastEventId !== undefined) stats.resumes[output.reset ? 'reset' : 'replayed']++;
   } catch (error) {
     failStream(ctx, stream, error);
   }

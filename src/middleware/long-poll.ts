@@ -80,5 +80,7 @@ export async function serveLongPoll(
     ),
   };
   if (output.reset) body.reset = true;
+  const outcome = after === undefined || output.reset ? 'fresh' : body.events.length > 0 ? 'events' : 'timeout';
+  streaming.streams.stats.longPolls[outcome]++;
   ctx.body = body;
 }

@@ -1,8 +1,9 @@
 import type { Context } from 'koa';
 import { encodeRetry } from '../sse/encode';
-import { EventStream, type SlowClientLimits } from '../sse/stream';
+import { EventStream, type SlowClientLimits, type WriteStats } from '../sse/stream';
 import type { TaskFeeds } from '../streams/feeds';
 import type { OpenStreams } from '../streams/open-streams';
+import type { StreamKind } from '../streams/stats';
 
 /** What the handlers that stream share: the engine's feeds and open streams, and how each stream starts. */
 export interface Streaming {
@@ -43,12 +44,23 @@ const CLIENT_GONE = new Set(['ERR_STREAM_PREMATURE_CLOSE', 'ECONNRESET', 'EPIPE'
  * transform. For this response only, a client hanging up is not reported to `app.on('error')` either (Koa's
  * on-finished would).
  */
-export function openStream(ctx: Context, streaming: Streaming, taskIds: readonly string[]): EventStream {
-  return streaming.streams.add(taskIds, () => startEventStream(ctx, streaming.retryMs, streaming.slowClients));
+export function openStream(
+  ctx: Context,
+  streaming: Streaming,
+  kind: StreamKind,
+  taskIds: readonly string[],
+): EventStream {
+  const { streams, retryMs, slowClients } = streaming;
+  return streams.add(kind, taskIds, () => startEventStream(ctx, retryMs, slowClients, streams.stats));
 }
 
 /** The response part of `openStream`: the headers, the raw response taken over, the `retry:` line. */
-export function startEventStream(ctx: Context, retryMs: number, slowClients: SlowClientLimits): EventStream {
+export function startEventStream(
+  ctx: Context,
+  retryMs: number,
+  slowClients: SlowClientLimits,
+  stats?: WriteStats,
+): EventStream {
   setEventStreamHeaders(ctx);
   ctx.respond = false;
   const onerror = ctx.onerror.bind(ctx);
@@ -58,7 +70,7 @@ export function startEventStream(ctx: Context, retryMs: number, slowClients: Slo
     onerror(error);
   };
   ctx.flushHeaders();
-  const stream = new EventStream(ctx.res, slowClients);
+  const stream = new EventStream(ctx.res, slowClients, stats);
   // Bytes at once (for proxies that wait for the body), and no block of their own: see encodeRetry.
   stream.write(encodeRetry(retryMs));
   return stream;

@@ -1,5 +1,6 @@
 import type { Context } from 'koa';
 import type { TaskRunner } from '../runner/runner';
+import { loggerOption, type Logger } from '../util/logger';
 import type { TaskSnapshot } from '../types';
 import { functionOption, integerOption, optionError } from '../util/validate';
 import type { CorsOptions } from './cors';
@@ -51,6 +52,11 @@ export interface SseTasksOptions {
    * list of them for rotation (the first signs, every one verifies). Every instance must share it. @default none
    */
   secret?: string | readonly string[];
+  /**
+   * Where the middleware writes structured records (pino's shape): slow clients disconnected (`warn`), the steps of
+   * `close()` (`info`). @default the runner's `logger`, else none
+   */
+  logger?: Logger;
 }
 
 export const MIDDLEWARE_DEFAULTS = {
@@ -78,6 +84,7 @@ export interface ResolvedSseTasksOptions {
   maxConnections: number;
   maxConnectionsPerTask: number;
   secrets: string[] | undefined;
+  logger: Logger | undefined;
 }
 
 export function resolveSseTasksOptions(options: SseTasksOptions): ResolvedSseTasksOptions {
@@ -118,5 +125,6 @@ export function resolveSseTasksOptions(options: SseTasksOptions): ResolvedSseTas
     authorize: authorize ?? (owner === undefined ? undefined : (ctx, task) => owner(ctx) === task.owner),
     cors,
     secrets: resolveSecrets(options.secret),
+    logger: loggerOption('logger', options.logger) ?? runner.logger,
   };
 }

@@ -34,8 +34,10 @@ export interface RouteDeps {
 export function taskRouter(options: ResolvedSseTasksOptions, deps: RouteDeps): Router {
   const { runner, bodyLimit } = options;
   const { streaming, access, closing } = deps;
-  const refuseWhenClosing = (): void => {
-    if (closing()) throw new TaskError('shutting_down', 'The server is shutting down; reconnect shortly');
+  const refuseWhenClosing = (stream = false): void => {
+    if (!closing()) return;
+    if (stream) streaming.streams.stats.refusals.shutting_down++;
+    throw new TaskError('shutting_down', 'The server is shutting down; reconnect shortly');
   };
   const taskOf = (ctx: Context) => access.find(ctx, (ctx.params as { id?: string }).id ?? '');
 
@@ -59,7 +61,7 @@ export function taskRouter(options: ResolvedSseTasksOptions, deps: RouteDeps): R
     ctx.body = snapshot;
   };
   const followMany: Handler = async (ctx) => {
-    refuseWhenClosing();
+    refuseWhenClosing(true);
     const ids = idsOf(ctx);
     if (ids !== undefined) return serveTaskSet(ctx, await access.findAll(ctx, ids), streaming);
     const { owner, visible } = await access.feedOf(ctx);
@@ -85,7 +87,7 @@ export function taskRouter(options: ResolvedSseTasksOptions, deps: RouteDeps): R
     ctx.body = kept.output;
   };
   const follow: Handler = async (ctx) => {
-    refuseWhenClosing();
+    refuseWhenClosing(true);
     await serveTaskEvents(ctx, await taskOf(ctx), streaming);
   };
 

@@ -2,6 +2,8 @@ import type Router from '@koa/router';
 import type { Context, Middleware, Next } from 'koa';
 import { TaskFeeds } from '../streams/feeds';
 import { OpenStreams } from '../streams/open-streams';
+import type { StreamStats } from '../streams/stats';
+import { logNote } from '../util/logger';
 import { taskAccess } from './access';
 import type { Streaming } from './open-stream';
 import { resolveSseTasksOptions, type SseTasksOptions } from './options';
@@ -12,6 +14,8 @@ import { StreamTokens, type StreamTokenOptions, type TokenScope } from './tokens
 export interface SseTasksMiddleware extends Middleware {
   /** How many event streams are open now. */
   readonly openStreams: number;
+  /** What the streams and long-polls did so far, as counters: what `koa-sse-tasks/metrics` reads. */
+  readonly stats: Readonly<StreamStats>;
   /**
    * Ends every open event stream (clients reconnect, to another instance if there is one), answers waiting
    * long-polls at once, and answers later stream requests and `POST`s with 503 (`Retry-After`). Reads and `DELETE`
@@ -38,7 +42,7 @@ export interface SseTasksMiddleware extends Middleware {
  */
 export function sseTasks(options: SseTasksOptions): SseTasksMiddleware {
   const resolved = resolveSseTasksOptions(options);
-  const { runner, prefix } = resolved;
+  const { runner, prefix, logger, slowClientMs } = resolved;
   const retryAfterSeconds = Math.max(1, Math.ceil(resolved.retryMs / 1000));
   const streaming: Streaming = {
     feeds: new TaskFeeds(runner.store),
@@ -49,7 +53,14 @@ export function sseTasks(options: SseTasksOptions): SseTasksMiddleware {
       retryAfterSeconds,
     }),
     retryMs: resolved.retryMs,
-    slowClients: { bufferBytes: resolved.bufferBytes, slowClientMs: resolved.slowClientMs },
+    slowClients: {
+      bufferBytes: resolved.bufferBytes,
+      slowClientMs,
+      onDisconnect: (waitingBytes) => {
+        const message = `koa-sse-tasks: disconnected a slow client: it stayed backed up for ${slowClientMs} ms (slowClientMs)`;
+        logNote(logger, 'warn', { waitingBytes, slowClientMs }, message);
+      },
+    },
     polls: new Set(),
   };
   let closing = false;
@@ -70,9 +81,12 @@ export function sseTasks(options: SseTasksOptions): SseTasksMiddleware {
   }
   return Object.defineProperties(sseTasks, {
     openStreams: { get: () => streaming.streams.size, enumerable: true },
+    stats: { value: streaming.streams.stats, enumerable: true },
     close: {
       value: (): void => {
         closing = true;
+        const fields = { streams: streaming.streams.size, longPolls: streaming.polls.size };
+        logNote(logger, 'info', fields, 'koa-sse-tasks: closing: ending the event streams and answering long-polls');
         streaming.streams.closeAll();
         for (const answer of [...streaming.polls]) answer();
       },

@@ -19,7 +19,9 @@ export async function serveTaskSet(ctx: Context, records: TaskRecord[], streamin
     const last = id === undefined ? undefined : given.has(key) ? given.get(key) || undefined : UNREPLAYABLE;
     return { key, taskId: record.snapshot.id, last, seen: hasTheEnd(record, last) };
   });
+  const { stats } = streaming.streams;
   if (tasks.every((task) => task.seen)) {
+    if (id !== undefined) stats.resumes.ended++;
     ctx.status = 204;
     return;
   }
@@ -29,6 +31,7 @@ export async function serveTaskSet(ctx: Context, records: TaskRecord[], streamin
   const stream = openStream(
     ctx,
     streaming,
+    'set',
     open.map((task) => task.taskId),
   );
   const positions: Positions = new Map();
@@ -37,6 +40,7 @@ export async function serveTaskSet(ctx: Context, records: TaskRecord[], streamin
   for (const task of open) set.register(task.key, task.taskId);
   try {
     await Promise.all(open.map((task) => set.follow(task.key, task.last)));
+    if (id !== undefined) stats.resumes[set.reset ? 'reset' : 'replayed']++;
   } catch (error) {
     failStream(ctx, stream, error);
   }
@@ -54,11 +58,12 @@ export async function serveOwnerFeed(
 ): Promise<void> {
   if (ctx.method === 'HEAD') return setEventStreamHeaders(ctx);
   const id = lastEventIdOf(ctx, MAX_SET_ID_LENGTH);
-  const stream = openStream(ctx, streaming, []);
+  const stream = openStream(ctx, streaming, 'owner', []);
   const set = new TaskSet(stream, streaming.feeds, new Map(), false);
   const fail = (error: unknown): void => failStream(ctx, stream, error);
   try {
     await followOwnerTasks(set, streaming.feeds, owner, id, visible, fail);
+    if (id !== undefined) streaming.streams.stats.resumes[set.reset ? 'reset' : 'replayed']++;
   } catch (error) {
     fail(error);
   }

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { StoreUnavailableError } from '../errors';
+import { logNote } from '../util/logger';
 import { isFinished } from '../vocabulary';
 import type { ClaimedTask, ClaimLimits, Lease } from '../store/types';
 import type { RunnerContext } from './context';
@@ -106,6 +107,11 @@ export class JobClaimer {
     if (graceMs > 0 && this.#local.size > 0) await this.#grace(graceMs);
     this.#stopped = true;
     clearInterval(this.#maintenance);
+    const running = [...this.#local.values()].filter((task) => !isFinished(task.snapshot.status)).length;
+    if (running > 0) {
+      const message = `koa-sse-tasks: the task runner is closing: failing the ${running} jobs still running`;
+      logNote(this.#context.logger, 'warn', { running, graceMs }, message);
+    }
     const finishing: Array<Promise<unknown>> = [];
     for (const task of this.#local.values()) {
       if (!isFinished(task.snapshot.status)) task.abort(CLOSED_MESSAGE);
@@ -166,13 +172,19 @@ export class JobClaimer {
       const held = [...this.#local.keys()];
       if (held.length > 0) {
         for (const id of await this.#context.store.renew(held, this.#lease)) {
+          const message = 'koa-sse-tasks: a task running here was taken over: its lease was lost; aborting its job';
+          logNote(this.#context.logger, 'warn', { taskId: id, holder: this.#lease.holder }, message);
           this.#local.get(id)?.abandon(undefined, 'The task was taken over: its lease was lost');
         }
       }
       if (this.#closing) return;
       for (const record of await this.#context.store.reapExpired(this.#lease, REAP_BATCH)) {
         if (this.#closing) break;
-        await this.#fail(record.snapshot.id, LEASE_EXPIRED_MESSAGE);
+        const { id, type } = record.snapshot;
+        const message =
+          "koa-sse-tasks: took over a task whose runner's lease expired (the runner was lost); failing it";
+        logNote(this.#context.logger, 'warn', { taskId: id, type, holder: this.#lease.holder }, message);
+        await this.#fail(id, LEASE_EXPIRED_MESSAGE);
       }
       this.wake();
     } catch (error) {

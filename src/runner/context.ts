@@ -1,6 +1,7 @@
 import type { CommitLimits, TaskStore } from '../store/types';
 import type { JobLimits } from './options';
-import type { TaskEvent } from '../types';
+import type { TaskEvent, TaskSnapshot } from '../types';
+import type { Logger } from '../util/logger';
 
 /** What `stalled` reports: the task's type, its attempt, and how long it has gone without progress. */
 export interface StalledInfo {
@@ -20,8 +21,14 @@ export interface RunnerContext {
   readonly leaseMs: number;
   /** What one job may write and emit. */
   readonly jobLimits: JobLimits;
-  /** An event reached the store: the runner emits `event`. */
-  committed(taskId: string, event: TaskEvent): void;
+  /** An event reached the store, committed with `snapshot`: the runner emits `event` and tells its observers. */
+  committed(taskId: string, event: TaskEvent, snapshot: TaskSnapshot): void;
+  /** A job claimed here is about to run its first attempt (observers count it running). */
+  began(snapshot: TaskSnapshot): void;
+  /** A job that began here has freed its slot. */
+  ended(snapshot: TaskSnapshot): void;
+  /** The runner's `logger` option, if any. */
+  readonly logger: Logger | undefined;
   /** The runner emits `stalled`. */
   stalled(taskId: string, info: StalledInfo): void;
   /** A store operation failed: the runner emits `error`, or logs it when nobody listens. */

@@ -24,7 +24,7 @@ export async function finishTask(
     try {
       const event = { event: EVENT_FOR_STATUS[status], data: JSON.stringify(next) };
       const stored = await store.commit(next, event, context.limits, { ifLastEventId: record.lastEventId });
-      context.committed(id, stored);
+      context.committed(id, stored, next);
       return next;
     } catch (cause) {
       if (!(cause instanceof CommitConflictError || cause instanceof TaskFinishedError) || attempt >= 20) throw cause;

@@ -79,6 +79,7 @@ export class LocalTask {
   /** Marks the task `running` and runs its attempts; `holder.settled()` follows the job's end. */
   start(): void {
     const snapshot = this.#snapshot;
+    this.#context.began(snapshot);
     this.#unwatch = this.#context.store.onFinished(snapshot.id, this.#lastEventId, (finished) =>
       this.abandon(finished),
     );
@@ -91,6 +92,7 @@ export class LocalTask {
       )
       .finally(() => {
         this.#forget();
+        this.#context.ended(this.#snapshot);
         this.#holder.settled();
       })
       .catch(() => {}); // finish() reports its own failures
@@ -232,7 +234,7 @@ export class LocalTask {
       const change: NewTaskEvent = { event, data, previousId: this.#previousId, ...output };
       const stored = await this.#commits.commit(next, change);
       this.#previousId = stored.id;
-      this.#context.committed(next.id, stored);
+      this.#context.committed(next.id, stored, next);
       return stored;
     });
     this.#writes = write.catch((error: unknown) => {

@@ -1,6 +1,7 @@
 import { checkStore } from '../store/members';
 import { MemoryStore } from '../store/memory/store';
 import type { CommitLimits, TaskStore } from '../store/types';
+import { loggerOption, type Logger } from '../util/logger';
 import { integerOption, optionError } from '../util/validate';
 
 /** Options of `new TaskRunner()`. */
@@ -57,6 +58,13 @@ export interface TaskRunnerOptions {
    * and appends nothing. @default 1_048_576 (1 MiB)
    */
   maxOutputBytes?: number;
+  /**
+   * Where the runner writes structured records (pino's shape: `logger.error({ err }, message)`): store failures,
+   * leases taken over, the steps of `close()`. It is passed on to a store with `useLogger()` (`RedisStore`) that has
+   * no logger of its own, and is `sseTasks()`'s default. `error` listeners still get every error. @default none:
+   * failures nobody listens to go to `console.error`, as before
+   */
+  logger?: Logger;
 }
 
 export const RUNNER_DEFAULTS = {
@@ -86,6 +94,7 @@ export interface ResolvedRunnerOptions {
   leaseMs: number;
   /** What one job may write and emit. */
   jobLimits: JobLimits;
+  logger: Logger | undefined;
 }
 
 /** What one job may write and emit: `maxEventBytes` and `maxOutputBytes`. */
@@ -114,6 +123,7 @@ export function resolveRunnerOptions(options: TaskRunnerOptions = {}): ResolvedR
         ? undefined
         : integerOption('concurrencyPerOwner', concurrencyPerOwner, 1, 10_000),
     store: store ?? new MemoryStore(),
+    logger: loggerOption('logger', options.logger),
     worker,
     leaseMs: integerOption('leaseMs', leaseMs, 100),
     jobLimits: Object.freeze({

@@ -1,10 +1,11 @@
-import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { InvalidInputError, RunnerClosedError, UnknownTaskTypeError } from '../errors';
 import type { StandardSchemaV1 } from '../standard-schema';
+import { observedStore } from '../store/observed';
 import { isTransactional, refuseTransaction } from '../store/transactions';
-import type { EnqueueOptions, QueueBound, TaskStore } from '../store/types';
+import type { EnqueueOptions, TaskStore } from '../store/types';
 import type { TaskEvent, TaskHandler, TaskSnapshot } from '../types';
+import { logAsBefore, logNote, type Logger, type LoggerAware } from '../util/logger';
 import { integerOption, optionError } from '../util/validate';
 import { resolveTaskTypeOptions, type TaskTypeOptions } from './attempt';
 import type { CloseOptions, StartOptions, Submission, TaskRunnerEvents, TaskTypeOptionsWithInput } from './calls';
@@ -13,8 +14,10 @@ import type { RunnerContext, StalledInfo } from './context';
 import { finishTask } from './finish-task';
 import { idempotencyKeyOf } from './idempotency';
 import type { TaskDefinition } from './local-task';
+import { RunnerObservers, type TaskRunnerObserver } from './observer';
 import { resolveRunnerOptions, type ResolvedRunnerOptions, type TaskRunnerOptions } from './options';
 import { traceEnqueue } from './tracing';
+import { enqueueOptions, queuedSnapshot } from './submission';
 import { schemaOption, validateInput } from './validate';
 
 export type { StalledInfo };
@@ -27,7 +30,7 @@ export type { StalledInfo };
  * any runner with `worker: true` that defines the type may claim a task, under a lease it renews while the job runs.
  */
 export class TaskRunner extends EventEmitter<TaskRunnerEvents> {
-  /** The store the runner writes to and the middleware reads from. */
+  /** The store the runner writes to and the middleware reads from (a proxy that times its calls for `observe()`). */
   readonly store: TaskStore;
   readonly #options: ResolvedRunnerOptions;
   readonly #context: RunnerContext;
@@ -37,20 +40,29 @@ export class TaskRunner extends EventEmitter<TaskRunnerEvents> {
   /** The input schema of each type defined (or declared) with one. */
   readonly #schemas = new Map<string, StandardSchemaV1>();
   readonly #claimer: JobClaimer;
+  readonly #observers = new RunnerObservers();
   #closing: Promise<void> | undefined;
 
   constructor(options?: TaskRunnerOptions) {
     super();
     this.#options = resolveRunnerOptions(options);
-    this.store = this.#options.store;
+    const { store, logger } = this.#options;
+    if (logger !== undefined) (store as Partial<LoggerAware>).useLogger?.(logger);
+    this.store = observedStore(store, this.#observers.storeListeners);
     this.#context = {
       store: this.store,
       limits: this.#options.limits,
       leaseMs: this.#options.leaseMs,
       jobLimits: this.#options.jobLimits,
-      committed: (taskId, event) => this.emit('event', taskId, event),
+      committed: (taskId, event, snapshot) => {
+        this.emit('event', taskId, event);
+        this.#observers.committed(snapshot, event);
+      },
+      began: (snapshot) => this.#observers.began(snapshot),
+      ended: (snapshot) => this.#observers.ended(snapshot),
       stalled: (taskId, info) => this.emit('stalled', taskId, info),
       report: (error) => this.#report(error),
+      logger,
     };
     this.#claimer = new JobClaimer({ context: this.#context, options: this.#options, defined: this.#defined });
   }
@@ -100,6 +112,19 @@ export class TaskRunner extends EventEmitter<TaskRunnerEvents> {
     return this;
   }
 
+  /** The `logger` option: where the runner (and `sseTasks()`, unless given its own) writes its records. */
+  get logger(): Logger | undefined {
+    return this.#options.logger;
+  }
+
+  /**
+   * Tells `observer` what this runner does from now on (see `TaskRunnerObserver`): what `koa-sse-tasks/metrics`
+   * counts from. Returns the function that stops telling it.
+   */
+  observe(observer: TaskRunnerObserver): () => void {
+    return this.#observers.add(observer);
+  }
+
   /** The task types defined (or declared) so far. */
   get types(): string[] {
     return [...new Set([...this.#defined.keys(), ...this.#declared])];
@@ -129,50 +154,27 @@ export class TaskRunner extends EventEmitter<TaskRunnerEvents> {
     const once = idempotencyKey === undefined ? undefined : idempotencyKeyOf(idempotencyKey, owner, type, input);
     const value = await this.#validate(type, input);
     if (this.#closing !== undefined) throw new RunnerClosedError();
-    const now = new Date().toISOString();
-    const snapshot: TaskSnapshot = {
-      id: randomUUID(),
-      type,
-      status: 'queued',
-      progress: 0,
-      outputLength: 0,
-      createdAt: now,
-      updatedAt: now,
-    };
-    if (owner !== undefined) snapshot.owner = owner;
-    Object.freeze(snapshot);
-    const { maxQueued, maxQueuedPerOwner } = this.#options;
-    const bound: QueueBound = { types: this.types, maxQueued };
-    if (maxQueuedPerOwner !== undefined) bound.maxQueuedPerOwner = maxQueuedPerOwner;
+    const snapshot = queuedSnapshot(type, owner);
     const { limits } = this.#context;
-    // Traced, the store keeps the enqueue span's traceparent with the task, for the spans of its attempts; with a
-    // transaction, it writes the task in the app's.
-    const withOptions = (traceparent?: string): EnqueueOptions => {
-      const enqueue: EnqueueOptions = { bound };
-      if (traceparent !== undefined) enqueue.traceparent = traceparent;
-      if (transaction !== undefined) enqueue.transaction = transaction;
-      return enqueue;
-    };
+    const withTrace = (trace?: string): EnqueueOptions => enqueueOptions(this.types, this.#options, transaction, trace);
     let stored: TaskEvent;
     if (once === undefined) {
-      stored = await traceEnqueue(snapshot, (trace) => this.store.enqueue(snapshot, value, limits, withOptions(trace)));
+      stored = await traceEnqueue(snapshot, (trace) => this.store.enqueue(snapshot, value, limits, withTrace(trace)));
     } else {
       const outcome = await traceEnqueue(snapshot, (trace) =>
-        this.store.enqueueOnce(snapshot, value, limits, once, withOptions(trace)),
+        this.store.enqueueOnce(snapshot, value, limits, once, withTrace(trace)),
       );
       if (!outcome.created) return { snapshot: outcome.record.snapshot, replayed: true };
       stored = outcome.event;
     }
+    const queued = (event: TaskEvent): void => {
+      this.#context.committed(snapshot.id, event, snapshot);
+      this.#claimer.wake();
+    };
     // In the app's transaction, the task exists once that commits: it is announced (and claimed) then, if ever.
-    if (transaction === undefined || !isTransactional(this.store)) this.#queued(snapshot.id, stored);
-    else void this.store.committed(snapshot.id).then((event) => event && this.#queued(snapshot.id, event));
+    if (transaction === undefined || !isTransactional(this.store)) queued(stored);
+    else void this.store.committed(snapshot.id).then((event) => event && queued(event));
     return { snapshot, replayed: false };
-  }
-
-  /** A task this runner started is queued (committed): announce it, and claim it if a slot is free. */
-  #queued(taskId: string, event: TaskEvent): void {
-    this.emit('event', taskId, event);
-    this.#claimer.wake();
   }
 
   /** The task's latest snapshot, or `undefined` if it is unknown or has expired. */
@@ -210,8 +212,11 @@ export class TaskRunner extends EventEmitter<TaskRunnerEvents> {
   }
 
   async #close(graceMs: number): Promise<void> {
+    const { logger } = this.#options;
+    logNote(logger, 'info', { graceMs }, 'koa-sse-tasks: the task runner is closing: nothing more starts here');
     await this.#claimer.close(graceMs);
     await this.store.close();
+    logNote(logger, 'info', {}, 'koa-sse-tasks: the task runner is closed');
   }
 
   /** The input as the type's schema outputs it, or as given without one; a schema that throws is reported. */
@@ -232,8 +237,11 @@ export class TaskRunner extends EventEmitter<TaskRunnerEvents> {
     else this.#schemas.set(type, schema);
   }
 
+  /** To `error` listeners and the logger; to `console` only when there are neither, as before loggers. */
   #report(error: unknown, what = 'a task store operation failed'): void {
-    if (this.listenerCount('error') > 0) this.emit('error', error);
-    else console.error(`koa-sse-tasks: ${what}:`, error);
+    const listened = this.listenerCount('error') > 0;
+    if (listened) this.emit('error', error);
+    const { logger } = this.#options;
+    if (!listened || logger !== undefined) logAsBefore(logger, 'error', { err: error }, `koa-sse-tasks: ${what}`);
   }
 }

@@ -13,7 +13,24 @@ export interface SlowClientLimits {
   bufferBytes: number;
   /** How long a client may stay backed up before it is disconnected, in ms. */
   slowClientMs: number;
+  /** Told when a slow client is disconnected, with how many bytes still waited for it. */
+  onDisconnect?: (waitingBytes: number) => void;
 }
+
+/**
+ * What the streams sharing this object wrote, as plain numbers the metrics read: a frame costs two additions, no
+ * call. `coalesced` counts the clients that backed up and had frames held (once each), `disconnected` the
+ * slow clients cut off.
+ */
+export interface WriteStats {
+  frames: number;
+  bytes: number;
+  coalesced: number;
+  disconnected: number;
+}
+
+/** Where a stream given no stats counts: nobody reads it. */
+const UNREAD: WriteStats = { frames: 0, bytes: 0, coalesced: 0, disconnected: 0 };
 
 /**
  * One open text/event-stream response. `close()` is the single way it ends, whoever ends it (the client going
@@ -31,20 +48,26 @@ export class EventStream {
   readonly #response: Response;
   readonly #bufferBytes: number;
   readonly #slowClientMs: number;
+  readonly #onDisconnect: ((waitingBytes: number) => void) | undefined;
+  readonly #stats: WriteStats;
   /** The newest frame per key, held while the client is backed up, in the order they were last written. */
   #latest: Map<string, string | Buffer> | undefined;
   /** The key held last, the end of `#latest`'s order (stale once `#latest` is dropped: a new Map starts empty). */
   #latestKey: string | undefined;
   #backedUp = false;
+  /** True once a frame has been held for this client: it counts once in `stats.coalesced`. */
+  #coalesced = false;
   #slowTimer: NodeJS.Timeout | undefined;
   #cleanups: Array<() => void> = [];
   #closed = false;
   #clientGone = false;
 
-  constructor(response: Response, { bufferBytes, slowClientMs }: SlowClientLimits) {
+  constructor(response: Response, limits: SlowClientLimits, stats: WriteStats = UNREAD) {
     this.#response = response;
-    this.#bufferBytes = bufferBytes;
-    this.#slowClientMs = slowClientMs;
+    this.#bufferBytes = limits.bufferBytes;
+    this.#slowClientMs = limits.slowClientMs;
+    this.#onDisconnect = limits.onDisconnect;
+    this.#stats = stats;
     response.once('close', () => {
       this.#clientGone = true; // after end() too: then there is nothing left to send anyway
       this.close();
@@ -96,6 +119,8 @@ export class EventStream {
 
   #send(frame: string | Buffer): void {
     const response = this.#response;
+    this.#stats.frames++;
+    this.#stats.bytes += typeof frame === 'string' ? Buffer.byteLength(frame) : frame.length;
     // write() says false past the socket's own high-water mark (16 KiB); only past bufferBytes is the client slow.
     if (response.write(frame) || this.#backedUp || response.writableLength <= this.#bufferBytes) return;
     this.#backedUp = true;
@@ -121,6 +146,10 @@ export class EventStream {
    * instructions, one `set` is 0.6%; a million events held for one stalled client made 10-148 scavenges, now none.
    */
   #hold(key: string, frame: string | Buffer): void {
+    if (!this.#coalesced) {
+      this.#coalesced = true; // counted once per client
+      this.#stats.coalesced++;
+    }
     const held = (this.#latest ??= new Map());
     if (key !== this.#latestKey) {
       held.delete(key); // re-inserted last: the held frames stay in the order they were written
@@ -137,6 +166,8 @@ export class EventStream {
   }
 
   #disconnectSlowClient(): void {
+    this.#stats.disconnected++;
+    this.#onDisconnect?.(this.#response.writableLength);
     this.#latest = undefined;
     this.#clientGone = true;
     this.close();

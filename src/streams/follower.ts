@@ -16,15 +16,18 @@ import type { LiveFrame, OutgoingEvent, TaskOutput } from './feeds';
 export class TaskFollower {
   readonly #taskId: string;
   readonly #store: TaskStore;
+  /** `store.compareEventIds`, taken once: it runs for every live event, and `runner.store` is a proxy. */
+  readonly #compare: TaskStore['compareEventIds'];
   readonly #output: TaskOutput;
   /** Live events that arrived while a catch-up runs; `undefined` when none runs. */
   #held: Array<[TaskEvent, LiveFrame, string | undefined]> | undefined = [];
   /** The id of the last event written to the output. */
   #lastSent: string | undefined;
 
-  constructor(taskId: string, store: TaskStore, output: TaskOutput) {
+  constructor(taskId: string, store: TaskStore, output: TaskOutput, compare: TaskStore['compareEventIds']) {
     this.#taskId = taskId;
     this.#store = store;
+    this.#compare = compare;
     this.#output = output;
   }
 
@@ -59,7 +62,7 @@ export class TaskFollower {
 
   #live(event: TaskEvent, frame: LiveFrame, previousId: string | undefined): void {
     const lastSent = this.#lastSent;
-    if (lastSent !== undefined && this.#store.compareEventIds(event.id, lastSent) <= 0) return;
+    if (lastSent !== undefined && this.#compare(event.id, lastSent) <= 0) return;
     if (previousId === undefined || lastSent === undefined || previousId === lastSent) {
       return this.#send(event, frame);
     }

@@ -2,6 +2,7 @@ import { TaskError } from '../errors';
 import { encodeEvent } from '../sse/encode';
 import type { EventStream } from '../sse/stream';
 import { HEARTBEAT_EVENT } from '../vocabulary';
+import { StreamStats, type RefusalReason, type StreamKind } from './stats';
 
 /** The heartbeat frame: data so EventSource dispatches it, and no `id:` line, which would reset the client's last id. */
 export const HEARTBEAT_FRAME = Buffer.from(encodeEvent({ event: HEARTBEAT_EVENT, data: '{}' }));
@@ -26,12 +27,15 @@ export interface OpenStreamLimits {
  */
 export class OpenStreams {
   readonly #limits: OpenStreamLimits;
+  /** What the streams did: counted here (opened, refused, open now) and by each stream as it writes. */
+  readonly stats: StreamStats;
   readonly #streams = new Set<EventStream>();
   readonly #perTask = new Map<string, number>();
   #timer: NodeJS.Timeout | undefined;
 
-  constructor(limits: OpenStreamLimits) {
+  constructor(limits: OpenStreamLimits, stats = new StreamStats()) {
     this.#limits = limits;
+    this.stats = stats;
   }
 
   /** How many streams are open now. */
@@ -43,13 +47,15 @@ export class OpenStreams {
    * Opens a stream with `open()` for the tasks `taskIds`, once the limits allow it (else a 503 `TaskError`, before
    * anything is sent), and holds it until it closes.
    */
-  add(taskIds: readonly string[], open: () => EventStream): EventStream {
+  add(kind: StreamKind, taskIds: readonly string[], open: () => EventStream): EventStream {
     this.#check(taskIds);
     const stream = open();
     this.#streams.add(stream);
     for (const id of taskIds) this.#perTask.set(id, (this.#perTask.get(id) ?? 0) + 1);
+    this.stats.connections[kind]++;
+    this.stats.open[kind]++;
     // One cleanup per stream, not one per concern: at ten thousand idle streams every closure a stream holds counts.
-    stream.onClose(() => this.#remove(stream, taskIds));
+    stream.onClose(() => this.#remove(stream, kind, taskIds));
     if (this.#timer === undefined) {
       this.#timer = setInterval(() => this.#beat(), this.#limits.heartbeatMs);
       this.#timer.unref();
@@ -65,17 +71,19 @@ export class OpenStreams {
   #check(taskIds: readonly string[]): void {
     const { maxConnections, maxConnectionsPerTask } = this.#limits;
     if (this.#streams.size >= maxConnections) {
-      throw this.#refuse(`${maxConnections} event streams are open (maxConnections)`);
+      throw this.#refuse('max_connections', `${maxConnections} event streams are open (maxConnections)`);
     }
     for (const id of taskIds) {
       if ((this.#perTask.get(id) ?? 0) >= maxConnectionsPerTask) {
-        throw this.#refuse(`${maxConnectionsPerTask} event streams follow the task ${id} (maxConnectionsPerTask)`);
+        const what = `${maxConnectionsPerTask} event streams follow the task ${id} (maxConnectionsPerTask)`;
+        throw this.#refuse('max_per_task', what);
       }
     }
   }
 
-  #remove(stream: EventStream, taskIds: readonly string[]): void {
+  #remove(stream: EventStream, kind: StreamKind, taskIds: readonly string[]): void {
     this.#streams.delete(stream);
+    this.stats.open[kind]--;
     for (const id of taskIds) {
       const left = this.#perTask.get(id)! - 1;
       if (left === 0) this.#perTask.delete(id);
@@ -92,7 +100,8 @@ export class OpenStreams {
     for (const stream of this.#streams) stream.write(HEARTBEAT_FRAME, HEARTBEAT_EVENT);
   }
 
-  #refuse(what: string): TaskError {
+  #refuse(reason: RefusalReason, what: string): TaskError {
+    this.stats.refusals[reason]++;
     return new TaskError('too_many_connections', `${what}; try again later`, {
       'Retry-After': String(this.#limits.retryAfterSeconds),
     });

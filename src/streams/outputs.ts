@@ -12,6 +12,8 @@ function encodeCatchUp(event: OutgoingEvent): string {
 
 /** A single-task stream: each event's frame as is; the stream ends after the terminal event. */
 export class StreamOutput implements TaskOutput {
+  /** True when the catch-up began with a `reset`: the client's Last-Event-ID could not be replayed from. */
+  reset = false;
   readonly #stream: EventStream;
 
   constructor(stream: EventStream) {
@@ -25,8 +27,10 @@ export class StreamOutput implements TaskOutput {
   send(event: OutgoingEvent, live?: LiveFrame): void {
     // Progress is idempotent: a backed-up client gets only the latest live one. A catch-up event is written whole,
     // however large: it is exactly what the client asked for.
-    if (live === undefined) this.#stream.write(encodeCatchUp(event));
-    else this.#stream.write(live, event.event === 'progress' ? 'progress' : undefined);
+    if (live === undefined) {
+      if (event.event === RESET_EVENT) this.reset = true;
+      this.#stream.write(encodeCatchUp(event));
+    } else this.#stream.write(live, event.event === 'progress' ? 'progress' : undefined);
     if (isTerminalEvent(event.event)) this.#stream.close();
   }
 

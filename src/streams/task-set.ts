@@ -1,7 +1,7 @@
 import { encodeEvent } from '../sse/encode';
 import type { EventStream } from '../sse/stream';
 import type { OwnedTask } from '../store/types';
-import { isTerminalEvent } from '../vocabulary';
+import { isTerminalEvent, RESET_EVENT } from '../vocabulary';
 import type { OutgoingEvent, TaskFeeds, TaskOutput } from './feeds';
 import { UNREPLAYABLE } from './follower';
 import { encodeSetId, OWNER_POSITION_KEY, parseSetId, withTaskId, type Positions } from './set-id';
@@ -20,6 +20,8 @@ interface Slot extends TaskOutput {
  */
 export class TaskSet {
   readonly positions: Positions;
+  /** True once a task of the set had a `reset`: the position the client gave for it could not be replayed from. */
+  reset = false;
   readonly #stream: EventStream;
   readonly #feeds: TaskFeeds;
   /** True for `?ids=`: the stream ends once every task has ended. False for the owner feed, which stays open. */
@@ -84,6 +86,7 @@ export class TaskSet {
     const data = withTaskId(slot.taskId, event.data);
     // An event made for this client alone (a reset, a whole output) has no id here either: no position moves.
     const id = event.id === undefined ? undefined : encodeSetId(this.positions);
+    if (id === undefined && event.event === RESET_EVENT) this.reset = true;
     const frame = encodeEvent({ event: event.event, id, data });
     // Progress is idempotent: a backed-up client gets only the latest of each task.
     this.#stream.write(frame, event.event === 'progress' ? `progress:${key}` : undefined);

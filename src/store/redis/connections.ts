@@ -1,5 +1,6 @@
 import Redis, { type RedisOptions } from 'ioredis';
-import { REDIS_STORE_DEFAULTS, type RedisStoreLogger, type ResolvedRedisStoreOptions } from './options';
+import { logAsBefore, type Logger } from '../../util/logger';
+import { REDIS_STORE_DEFAULTS, type ResolvedRedisStoreOptions } from './options';
 import { StreamReader } from './reader';
 import { COMMIT } from './scripts/commit';
 import { REAP, RENEW } from './scripts/leases';
@@ -28,7 +29,9 @@ export class RedisConnections {
   readonly command: CommandConnection;
   readonly reader: StreamReader;
   readonly #readTimeoutMs: number;
-  readonly #logger: RedisStoreLogger;
+  /** The store's own logger, or the runner's (`useLogger`); `undefined`: `console`, as before loggers. */
+  #logger: Logger | undefined;
+  readonly #ownLogger: boolean;
   /** `host:port`, for messages: never the URL, which may hold a password. */
   readonly #where: string;
   #down = false;
@@ -38,6 +41,7 @@ export class RedisConnections {
     const { client, url, connectionName } = options;
     this.#readTimeoutMs = options.readTimeoutMs;
     this.#logger = options.logger;
+    this.#ownLogger = options.logger !== undefined;
     const common: RedisOptions = { keyPrefix: '', retryStrategy: (times) => Math.min(times * 100, 2000) };
     const open = (overrides: RedisOptions): Redis => {
       const all = { ...common, ...overrides };
@@ -67,8 +71,13 @@ export class RedisConnections {
     command.defineCommand('sseTasksReap', { numberOfKeys: 2, lua: REAP });
     this.command = command as CommandConnection;
     this.reader = new StreamReader(reader, command, (error) =>
-      this.#logger.error('koa-sse-tasks: reading task events from Redis failed:', error),
+      logAsBefore(this.#logger, 'error', { err: error }, 'koa-sse-tasks: reading task events from Redis failed'),
     );
+  }
+
+  /** The runner's logger, unless the store was given its own. */
+  useLogger(logger: Logger): void {
+    if (!this.#ownLogger) this.#logger = logger;
   }
 
   /** Rejects a read that Redis does not answer in time (an outage), so an HTTP request fails instead of hanging. */
@@ -105,7 +114,10 @@ export class RedisConnections {
   #lost(error: Error): void {
     if (this.#down || this.#closing !== undefined) return;
     this.#down = true;
-    this.#logger.error(
+    logAsBefore(
+      this.#logger,
+      'error',
+      { where: this.#where, reason: error.message },
       `koa-sse-tasks: lost the connection to Redis at ${this.#where} (${error.message}); reconnecting. ` +
         'Open event streams stay open, writes wait, and events resume without a gap once Redis is back.',
     );
@@ -114,7 +126,10 @@ export class RedisConnections {
   #back(): void {
     if (!this.#down) return;
     this.#down = false;
-    this.#logger.info(
+    logAsBefore(
+      this.#logger,
+      'info',
+      { where: this.#where },
       `koa-sse-tasks: reconnected to Redis at ${this.#where}; delivering the events committed meanwhile.`,
     );
   }

@@ -1,11 +1,9 @@
 import type Redis from 'ioredis';
+import { loggerOption, type Logger } from '../../util/logger';
 import { integerOption, optionError } from '../../util/validate';
 
-/** Where the Redis store reports an outage and its end. */
-export interface RedisStoreLogger {
-  error(message: string, ...details: unknown[]): void;
-  info(message: string, ...details: unknown[]): void;
-}
+/** The Redis store's logger: a `Logger`, with pino's shape `level(fields, message)` since 0.2.0. */
+export type RedisStoreLogger = Logger;
 
 /** Options of `new RedisStore()`. */
 export interface RedisStoreOptions {
@@ -22,8 +20,12 @@ export interface RedisStoreOptions {
   connectionName?: string;
   /** How long a read (an HTTP request's lookup) waits for Redis before it fails, in ms. @default 5_000 */
   readTimeoutMs?: number;
-  /** Where a lost connection (once per outage) and its recovery are reported. @default console */
-  logger?: RedisStoreLogger;
+  /**
+   * Where a lost connection (once per outage, `error`), its recovery (`info`) and a failed read of events (`error`)
+   * are reported, as `logger.level(fields, message)`. @default the runner's `logger` (given through `useLogger()`),
+   * else `console` as before
+   */
+  logger?: Logger;
 }
 
 export const REDIS_STORE_DEFAULTS = {
@@ -39,12 +41,13 @@ export interface ResolvedRedisStoreOptions {
   keyPrefix: string;
   connectionName: string;
   readTimeoutMs: number;
-  logger: RedisStoreLogger;
+  /** `undefined`: the runner's, once it calls `useLogger()`, else `console`. */
+  logger: Logger | undefined;
 }
 
 export function resolveRedisStoreOptions(options: RedisStoreOptions): ResolvedRedisStoreOptions {
   if (typeof options !== 'object' || options === null) throw optionError('options', 'an object', options);
-  const { url, client, keyPrefix = REDIS_STORE_DEFAULTS.keyPrefix, logger = console } = options;
+  const { url, client, keyPrefix = REDIS_STORE_DEFAULTS.keyPrefix } = options;
   const { connectionName = REDIS_STORE_DEFAULTS.connectionName } = options;
   if (url !== undefined && client !== undefined) {
     throw new TypeError('koa-sse-tasks: give `url` or `client` to RedisStore, not both');
@@ -64,20 +67,12 @@ export function resolveRedisStoreOptions(options: RedisStoreOptions): ResolvedRe
   if (typeof connectionName !== 'string' || !/^[!-~]{1,64}$/.test(connectionName)) {
     throw optionError('connectionName', 'up to 64 printable characters without spaces', connectionName);
   }
-  if (
-    typeof logger !== 'object' ||
-    logger === null ||
-    typeof logger.error !== 'function' ||
-    typeof logger.info !== 'function'
-  ) {
-    throw optionError('logger', 'an object with error() and info() methods, such as console', logger);
-  }
   return {
     url: client === undefined ? (url ?? REDIS_STORE_DEFAULTS.url) : undefined,
     client,
     keyPrefix,
     connectionName,
     readTimeoutMs: integerOption('readTimeoutMs', options.readTimeoutMs ?? REDIS_STORE_DEFAULTS.readTimeoutMs, 1),
-    logger,
+    logger: loggerOption('logger', options.logger),
   };
 }

@@ -1,3 +1,4 @@
+import type { Logger, LoggerAware } from '../../util/logger';
 import { ComposedStore } from '../composed';
 import { RedisCommitter } from './commit';
 import { RedisConnections } from './connections';
@@ -19,7 +20,7 @@ import { RedisJobQueue } from './queue';
  * (`context.ts`) the connections and outage reports (`connections.ts`), the key names (`keys.ts`) and the commit
  * script's call (`commit.ts`).
  */
-export class RedisStore extends ComposedStore {
+export class RedisStore extends ComposedStore implements LoggerAware {
   readonly shared = true;
   /** The prefix of every key this store writes. */
   readonly keyPrefix: string;
@@ -41,6 +42,11 @@ export class RedisStore extends ComposedStore {
   /** How many task streams (and queue wake-ups) this process follows: the XREAD's width, not a connection count. */
   get followedStreams(): number {
     return this.#connections.reader.size;
+  }
+
+  /** The runner's logger (`new TaskRunner({ logger })` calls this), unless the store was given a `logger` of its own. */
+  useLogger(logger: Logger): void {
+    this.#connections.useLogger(logger);
   }
 
   /** Closes both connections; pending writes are sent first when Redis is reachable. Idempotent. */

@@ -1,0 +1,2 @@
+/** Every metric's name starts with this. */
+export const PREFIX = 'koa_sse_tasks_';
