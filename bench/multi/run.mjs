@@ -23,6 +23,7 @@ import { cpuDelta, MB, summarize } from '../lib/stats.mjs';
 import { formatNumber } from '../report.mjs';
 import { SCENARIOS } from '../scenarios.mjs';
 import { freePort, startBalancer } from './nginx.mjs';
+import { startRedisCluster } from './redis-cluster.mjs';
 import { dropAll } from './stores.mjs';
 
 const INSTANCE = new URL('./instance.mjs', import.meta.url).pathname;
@@ -63,9 +64,9 @@ const cfg = globalThis.structuredClone(CONFIG[mode]);
 if (options.passes !== undefined) cfg.passes = Number(options.passes);
 const only = options.only?.split(',') ?? ['fanout', 'resume', 'manyTasks'];
 
-/** The stores this checkout can run: Redis always; PostgreSQL once its entry is built. */
+/** The stores this checkout can run: Redis and a Redis Cluster always; PostgreSQL once its entry is built. */
 async function availableStores() {
-  const stores = ['redis'];
+  const stores = ['redis', 'cluster'];
   try {
     await import('koa-sse-tasks/postgres');
     stores.push('postgres');
@@ -75,6 +76,9 @@ async function availableStores() {
   return stores;
 }
 const stores = options.stores?.split(',') ?? (await availableStores());
+// A cluster of the run's own, for every process of it (they inherit BENCH_CLUSTER_NODES).
+const cluster = stores.includes('cluster') ? await startRedisCluster() : undefined;
+if (cluster !== undefined) process.env.BENCH_CLUSTER_NODES = cluster.nodes;
 let runs = 0;
 const runIdOf = (what) => `${process.pid}_${++runs}_${what}`;
 
@@ -335,4 +339,5 @@ if (out !== undefined && !options['no-write']) {
   await writeFile(file, text);
   console.log(`wrote ${file.pathname}`);
 }
+await cluster?.stop();
 if (errors.length > 0) process.exitCode = 1;
