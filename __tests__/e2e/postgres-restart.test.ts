@@ -9,7 +9,14 @@ jest.setTimeout(90_000);
 function recordingLogger(): PostgresStoreLogger & { errors: string[]; infos: string[] } {
   const errors: string[] = [];
   const infos: string[] = [];
-  return { errors, infos, error: (message) => errors.push(message), info: (message) => infos.push(message) };
+  return {
+    errors,
+    infos,
+    debug: () => {},
+    warn: () => {},
+    error: (_fields, message) => errors.push(message),
+    info: (_fields, message) => infos.push(message),
+  };
 }
 
 async function waitUntil(check: () => boolean | Promise<boolean>, timeoutMs = 20_000): Promise<void> {

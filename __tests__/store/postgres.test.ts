@@ -149,6 +149,10 @@ describe('PostgresStore', () => {
     [{ pool: {} }, 'expected `pool` to be a pg Pool (new Pool())'],
     [{ connectionString: PG_URL, schema: 'My Schema' }, 'expected `schema` to be a lower-case SQL name'],
     [{ connectionString: PG_URL, poolSize: 0 }, 'expected `poolSize` to be an integer from 1 to 1000'],
+    [
+      { connectionString: PG_URL, logger: { error() {} } },
+      'expected `logger` to be a logger with debug(), info(), warn()',
+    ],
   ])('explains a bad option %p', (options, message) => {
     expect(() => new PostgresStore(options as never)).toThrow(message);
   });

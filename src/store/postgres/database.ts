@@ -1,6 +1,7 @@
 import pg from 'pg';
 import { StoreUnavailableError } from '../../errors';
-import type { PostgresStoreLogger, ResolvedPostgresStoreOptions } from './options';
+import { logAsBefore, type Logger } from '../../util/logger';
+import type { ResolvedPostgresStoreOptions } from './options';
 
 /** A `pg` pool, pool client or client: what runs a query. */
 export interface Queryable {
@@ -36,7 +37,9 @@ export class PgDatabase {
   /** The connection settings, for the listening connection opened beside the pool. */
   readonly settings: pg.ClientConfig;
   readonly #ownPool: boolean;
-  readonly #logger: PostgresStoreLogger;
+  /** The store's own logger, or the runner's (`useLogger`); `undefined`: `console`, as the Redis store. */
+  #logger: Logger | undefined;
+  readonly #ownLogger: boolean;
   readonly #where: string;
   #down = false;
   #closed = false;
@@ -57,6 +60,7 @@ export class PgDatabase {
     this.channel = `koa_sse_tasks.${options.schema}`;
     this.listenerName = `koa-sse-tasks:listen:${options.schema}`;
     this.#logger = options.logger;
+    this.#ownLogger = options.logger !== undefined;
     const parsed = this.settings.connectionString === undefined ? undefined : safeUrl(this.settings.connectionString);
     const host = parsed?.hostname || this.settings.host || process.env.PGHOST || 'localhost';
     const port = parsed?.port || this.settings.port || process.env.PGPORT || 5432;
@@ -112,20 +116,37 @@ export class PgDatabase {
     }
   }
 
+  /** The runner's logger, unless the store was given its own. */
+  useLogger(logger: Logger): void {
+    if (!this.#ownLogger) this.#logger = logger;
+  }
+
+  /** Reports a failure besides an outage (which `lost()` reports once). */
+  report(error: unknown, message: string): void {
+    logAsBefore(this.#logger, 'error', { err: error }, message);
+  }
+
   /** Reports an outage once, however many queries fail during it. */
   lost(error: unknown): void {
     if (this.#down || this.#closed) return;
     this.#down = true;
-    this.#logger.error(
-      `koa-sse-tasks: lost the connection to PostgreSQL at ${this.#where} (${(error as Error).message}); ` +
-        'reconnecting. Open event streams stay open, writes are retried, and events resume without a gap once it is back.',
+    const reason = String((error as { message?: unknown }).message);
+    logAsBefore(
+      this.#logger,
+      'error',
+      { where: this.#where, reason },
+      `koa-sse-tasks: lost the connection to PostgreSQL at ${this.#where} (${reason}); reconnecting. ` +
+        'Open event streams stay open, writes are retried, and events resume without a gap once it is back.',
     );
   }
 
   back(): void {
     if (!this.#down) return;
     this.#down = false;
-    this.#logger.info(
+    logAsBefore(
+      this.#logger,
+      'info',
+      { where: this.#where },
       `koa-sse-tasks: reconnected to PostgreSQL at ${this.#where}; delivering the events committed meanwhile.`,
     );
   }

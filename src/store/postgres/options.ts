@@ -1,11 +1,9 @@
 import type { Pool } from 'pg';
+import { loggerOption, type Logger } from '../../util/logger';
 import { integerOption, optionError } from '../../util/validate';
 
-/** Where the PostgreSQL store reports an outage and its end. */
-export interface PostgresStoreLogger {
-  error(message: string, ...details: unknown[]): void;
-  info(message: string, ...details: unknown[]): void;
-}
+/** The PostgreSQL store's logger: a `Logger`, with pino's shape `level(fields, message)`, as the Redis store's. */
+export type PostgresStoreLogger = Logger;
 
 /** Options of `new PostgresStore()`: give `pool` or `connectionString`. */
 export interface PostgresStoreOptions {
@@ -20,7 +18,10 @@ export interface PostgresStoreOptions {
   schema?: string;
   /** The size of the pool the store opens with `connectionString` (not used with `pool`). @default 10 */
   poolSize?: number;
-  /** Where a lost connection (once per outage) and its recovery are reported. @default console */
+  /**
+   * Where a lost connection (once per outage), its recovery and failed reads of live events are reported, as
+   * `logger.level(fields, message)`. @default the runner's `logger` (given through `useLogger()`), else `console`
+   */
   logger?: PostgresStoreLogger;
 }
 
@@ -34,12 +35,13 @@ export interface ResolvedPostgresStoreOptions {
   connectionString: string | undefined;
   schema: string;
   poolSize: number;
-  logger: PostgresStoreLogger;
+  /** `undefined`: the runner's, once it calls `useLogger()`, else `console`. */
+  logger: Logger | undefined;
 }
 
 export function resolvePostgresStoreOptions(options: PostgresStoreOptions): ResolvedPostgresStoreOptions {
   if (typeof options !== 'object' || options === null) throw optionError('options', 'an object', options);
-  const { pool, connectionString, schema = POSTGRES_STORE_DEFAULTS.schema, logger = console } = options;
+  const { pool, connectionString, schema = POSTGRES_STORE_DEFAULTS.schema } = options;
   if ((pool === undefined) === (connectionString === undefined)) {
     throw new TypeError('koa-sse-tasks: give PostgresStore one of `pool` (a pg Pool) or `connectionString`');
   }
@@ -52,19 +54,11 @@ export function resolvePostgresStoreOptions(options: PostgresStoreOptions): Reso
   if (typeof schema !== 'string' || !/^[a-z_][a-z0-9_]{0,40}$/.test(schema)) {
     throw optionError('schema', 'a lower-case SQL name of at most 41 characters, such as "sse_tasks"', schema);
   }
-  if (
-    typeof logger !== 'object' ||
-    logger === null ||
-    typeof logger.error !== 'function' ||
-    typeof logger.info !== 'function'
-  ) {
-    throw optionError('logger', 'an object with error() and info() methods, such as console', logger);
-  }
   return {
     pool,
     connectionString,
     schema,
     poolSize: integerOption('poolSize', options.poolSize ?? POSTGRES_STORE_DEFAULTS.poolSize, 1, 1000),
-    logger,
+    logger: loggerOption('logger', options.logger),
   };
 }

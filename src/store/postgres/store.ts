@@ -1,5 +1,6 @@
 import { StoreUnavailableError } from '../../errors';
 import type { TaskEvent } from '../../types';
+import type { Logger, LoggerAware } from '../../util/logger';
 import { ComposedStore } from '../composed';
 import type { TransactionalQueue } from '../transactions';
 import { PgDatabase } from './database';
@@ -28,7 +29,7 @@ const SWEEP_MS = 30_000;
  * `enqueue.ts`), the owner index (`owners.ts`), the followers of live events (`followers.ts`) on the listening
  * connection (`listener.ts`), and the app's transactions until they end (`transactions.ts`).
  */
-export class PostgresStore extends ComposedStore implements TransactionalQueue {
+export class PostgresStore extends ComposedStore implements TransactionalQueue, LoggerAware {
   readonly shared = true;
   /** The schema of the store's tables. */
   readonly schema: string;
@@ -47,7 +48,7 @@ export class PostgresStore extends ComposedStore implements TransactionalQueue {
     // An outage is reported once by the database; a failure besides one is reported each time.
     const report = (error: unknown): void => {
       if (!(error instanceof StoreUnavailableError))
-        resolved.logger.error('koa-sse-tasks: reading task events from PostgreSQL failed:', error);
+        db.report(error, 'koa-sse-tasks: reading task events from PostgreSQL failed');
     };
     const transactions = new PendingTransactions(db, report);
     const parts: { followers?: TaskFollowers; owners?: PostgresOwnerIndex; queue?: PostgresJobQueue } = {};
@@ -94,6 +95,11 @@ export class PostgresStore extends ComposedStore implements TransactionalQueue {
     } finally {
       client.release();
     }
+  }
+
+  /** The runner's logger (`new TaskRunner({ logger })` calls this), unless the store was given a `logger` of its own. */
+  useLogger(logger: Logger): void {
+    this.#db.useLogger(logger);
   }
 
   committed(taskId: string): Promise<TaskEvent | undefined> {
