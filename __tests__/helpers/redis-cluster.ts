@@ -16,6 +16,8 @@ export interface OwnCluster {
   nodes: Array<{ host: string; port: number }>;
   /** A cluster client that connects on its first command (for `RedisStore({ client })`, which duplicates it). */
   client(options?: ClusterOptions): Cluster;
+  /** The hash slot of a key (CLUSTER KEYSLOT). */
+  slotOf(key: string): Promise<number>;
   /** The port of the master serving `slot`. */
   ownerOf(slot: number): Promise<number>;
   /**
@@ -71,7 +73,7 @@ export async function startRedisCluster(masters = 3): Promise<OwnCluster> {
     }
   };
   const ids = new Map<number, string>();
-  for (const port of ports) ids.set(port, await withAdmin(port, (redis) => redis.cluster('MYID') as Promise<string>));
+  for (const port of ports) ids.set(port, await withAdmin(port, (redis) => redis.cluster('MYID')));
   const ownerOf = (slot: number): Promise<number> =>
     withAdmin(ports[0]!, async (redis) => {
       const ranges = (await redis.cluster('SLOTS')) as Array<[number, number, [string, number]]>;
@@ -83,6 +85,7 @@ export async function startRedisCluster(masters = 3): Promise<OwnCluster> {
     ports,
     nodes,
     client: (options = {}) => new Cluster(nodes, { lazyConnect: true, ...options }),
+    slotOf: (key) => withAdmin(ports[0]!, (redis) => redis.cluster('KEYSLOT', key)),
     ownerOf,
     async moveSlot(slot, to) {
       const from = await ownerOf(slot);
@@ -92,7 +95,7 @@ export async function startRedisCluster(masters = 3): Promise<OwnCluster> {
       await withAdmin(from, async (redis) => {
         await redis.cluster('SETSLOT', slot, 'MIGRATING', target);
         for (;;) {
-          const keys = (await redis.cluster('GETKEYSINSLOT', slot, 100)) as string[];
+          const keys = await redis.cluster('GETKEYSINSLOT', slot, 100);
           if (keys.length === 0) break;
           await redis.migrate('127.0.0.1', to, '', 0, 5000, 'KEYS', ...keys);
         }
