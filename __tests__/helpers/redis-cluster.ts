@@ -76,10 +76,11 @@ export async function startRedisCluster(masters = 3): Promise<OwnCluster> {
   for (const port of ports) ids.set(port, await withAdmin(port, (redis) => redis.cluster('MYID')));
   const ownerOf = (slot: number): Promise<number> =>
     withAdmin(ports[0]!, async (redis) => {
-      const ranges = (await redis.cluster('SLOTS')) as Array<[number, number, [string, number]]>;
+      const ranges = await redis.cluster('SLOTS');
       const range = ranges.find(([from, to]) => slot >= from && slot <= to);
-      if (range === undefined) throw new Error(`no master serves slot ${slot}`);
-      return range[2][1];
+      const master = range?.[2];
+      if (master === undefined) throw new Error(`no master serves slot ${slot}`);
+      return master[1];
     });
   return {
     ports,
