@@ -72,7 +72,7 @@ export class RedisConnections {
         redisOptions: { ...redisOptions, keyPrefix: '', connectionName: `${connectionName}:cmd` },
       });
       this.reader = new ClusterReader(command, onError);
-      this.#where = 'its Redis Cluster';
+      this.#where = 'a node of its Redis Cluster';
     } else {
       const common: RedisOptions = { keyPrefix: '', retryStrategy: (times) => Math.min(times * 100, 2000) };
       const open = (overrides: RedisOptions): Redis => {
