@@ -10,8 +10,10 @@ const run = promisify(execFile);
 
 /** A Redis Cluster of the test's own: masters on loopback ports, without persistence, in a temporary directory. */
 export interface OwnCluster {
-  /** The masters' ports. */
+  /** The masters' ports (at the start: a failover promotes a replica). */
   ports: number[];
+  /** The replicas' ports. */
+  replicas: number[];
   /** The startup nodes, for `new Cluster()`. */
   nodes: Array<{ host: string; port: number }>;
   /** A cluster client that connects on its first command (for `RedisStore({ client })`, which duplicates it). */
@@ -27,22 +29,31 @@ export interface OwnCluster {
   moveSlot(slot: number, to: number): Promise<void>;
   /** The names of the clients connected to the master on `port` (CLIENT LIST). */
   clientsOn(port: number): Promise<string[]>;
+  /** Kills one server (SIGKILL, by PID), as a crashed master. */
+  kill(port: number): Promise<void>;
+  /** Waits until `cluster info` says cluster_state:ok on every server still running. */
+  untilOk(): Promise<void>;
   /** Kills every server (SIGKILL, by PID) and deletes the directory. */
   stop(): Promise<void>;
 }
 
-/** Starts `masters` redis-servers with `--cluster-enabled yes`, joins them, and waits for `cluster_state:ok` on all. */
-export async function startRedisCluster(masters = 3): Promise<OwnCluster> {
+/**
+ * Starts `masters` redis-servers with `--cluster-enabled yes` (and `replicas` replicas of each), joins them, and
+ * waits for `cluster_state:ok` on all.
+ */
+export async function startRedisCluster(masters = 3, replicas = 0): Promise<OwnCluster> {
   const dir = await mkdtemp(path.join(tmpdir(), 'sse-tasks-cluster-'));
   const children: ChildProcess[] = [];
-  const ports: number[] = [];
+  const byPort = new Map<number, ChildProcess>();
+  const all: number[] = [];
+  const servers = masters * (1 + replicas);
   const stop = async (): Promise<void> => {
     await Promise.all(children.map(killed));
     await rm(dir, { recursive: true, force: true });
   };
   try {
-    while (ports.length < masters) {
-      const port = await freeClusterPort(ports);
+    while (all.length < servers) {
+      const port = await freeClusterPort(all);
       const child = spawn(
         'redis-server',
         [
@@ -53,17 +64,30 @@ export async function startRedisCluster(masters = 3): Promise<OwnCluster> {
         { stdio: 'ignore' },
       );
       children.push(child);
-      if (await answers(port, child)) ports.push(port);
+      if (await answers(port, child)) {
+        all.push(port);
+        byPort.set(port, child);
+      }
     }
-    const addresses = ports.map((port) => `127.0.0.1:${port}`);
-    await run('redis-cli', ['--cluster', 'create', ...addresses, '--cluster-yes'], { timeout: 30_000 });
-    for (const port of ports) await untilClusterOk(port);
+    const addresses = all.map((port) => `127.0.0.1:${port}`);
+    const create = ['--cluster', 'create', ...addresses, '--cluster-replicas', String(replicas), '--cluster-yes'];
+    await run('redis-cli', create, { timeout: 30_000 });
+    for (const port of all) await untilClusterOk(port);
   } catch (error) {
     await stop();
     throw error;
   }
-  const nodes = ports.map((port) => ({ host: '127.0.0.1', port }));
-  const admin = (port: number): Redis => new Redis({ port, host: '127.0.0.1', maxRetriesPerRequest: 1 });
+  const roles = await Promise.all(
+    all.map(async (port) => (await run('redis-cli', ['-p', String(port), 'role'])).stdout),
+  );
+  const ports = all.filter((_, i) => roles[i]!.startsWith('master'));
+  // A replica that never synced cannot be promoted: wait for every replica's first sync.
+  for (const port of all.filter((p) => !ports.includes(p))) await untilSynced(port);
+  const nodes = all.map((port) => ({ host: '127.0.0.1', port }));
+  const running = (): number[] =>
+    all.filter((port) => byPort.get(port)?.exitCode === null && !byPort.get(port)?.signalCode);
+  const admin = (port: number): Redis =>
+    new Redis({ port, host: '127.0.0.1', maxRetriesPerRequest: 1 }).on('error', () => {});
   const withAdmin = async <T>(port: number, use: (redis: Redis) => Promise<T>): Promise<T> => {
     const redis = admin(port);
     try {
@@ -84,9 +108,10 @@ export async function startRedisCluster(masters = 3): Promise<OwnCluster> {
     });
   return {
     ports,
+    replicas: all.filter((port) => !ports.includes(port)),
     nodes,
     client: (options = {}) => new Cluster(nodes, { lazyConnect: true, ...options }),
-    slotOf: (key) => withAdmin(ports[0]!, (redis) => redis.cluster('KEYSLOT', key)),
+    slotOf: (key) => withAdmin(running()[0]!, (redis) => redis.cluster('KEYSLOT', key)),
     ownerOf,
     async moveSlot(slot, to) {
       const from = await ownerOf(slot);
@@ -114,6 +139,10 @@ export async function startRedisCluster(masters = 3): Promise<OwnCluster> {
           .map((line) => /(?:^| )name=(\S*)/.exec(line)?.[1])
           .filter((name): name is string => name !== undefined && name !== '');
       }),
+    kill: async (port) => killed(byPort.get(port)!),
+    untilOk: async () => {
+      for (const port of running()) await untilClusterOk(port);
+    },
     stop,
   };
 }
@@ -164,6 +193,16 @@ async function untilClusterOk(port: number): Promise<void> {
     const { stdout } = await run('redis-cli', ['-p', String(port), 'cluster', 'info']);
     if (/^cluster_state:ok/m.test(stdout)) return;
     if (Date.now() - started > 30_000) throw new Error(`the cluster is not ok on port ${port}:\n${stdout}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+async function untilSynced(port: number): Promise<void> {
+  const started = Date.now();
+  for (;;) {
+    const { stdout } = await run('redis-cli', ['-p', String(port), 'info', 'replication']);
+    if (/^master_link_status:up/m.test(stdout)) return;
+    if (Date.now() - started > 30_000) throw new Error(`the replica on port ${port} did not sync:\n${stdout}`);
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
 }
