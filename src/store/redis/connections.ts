@@ -24,6 +24,9 @@ interface ScriptCommands {
 /** The command connection (a cluster client on a cluster), with the store's scripts. */
 export type CommandConnection = (Redis | Cluster) & ScriptCommands;
 
+/** At least this many retries of a command on a cluster: about 30 s at ioredis's 100 ms apart, a failover's time. */
+const CLUSTER_MAX_REDIRECTIONS = 300;
+
 /** The scripts, with how many of their arguments are keys. */
 const SCRIPTS: Array<[name: keyof ScriptCommands, keys: number, lua: string]> = [
   ['sseTasksCommit', 3, COMMIT],
@@ -66,8 +69,11 @@ export class RedisConnections {
       const cluster = client as Cluster;
       const redisOptions = cluster.options.redisOptions ?? {};
       // One client of the store's own, so the app's client (its key prefix, its subscriptions) is never touched.
+      // Writes wait out a failover, as they wait out an outage on one Redis: ioredis retries a command while the
+      // cluster is down or its master gone, 100 ms apart by default, up to maxRedirections times (16: 2 s).
       command = cluster.duplicate([], {
         ...cluster.options,
+        maxRedirections: Math.max(cluster.options.maxRedirections ?? 0, CLUSTER_MAX_REDIRECTIONS),
         keyPrefix: '',
         redisOptions: { ...redisOptions, keyPrefix: '', connectionName: `${connectionName}:cmd` },
       });
