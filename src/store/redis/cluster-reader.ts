@@ -5,6 +5,13 @@ import { deliver, earliest, streamsOf, type EntryListener, type EntryReader, typ
 const SWEEP_MS = 5_000;
 const READ_COUNT = 500;
 
+/** Errors of a cluster that is changing (a failover, a slot moving): they pass, and the stream is read again. */
+const TRANSIENT = /^(CLUSTERDOWN|TRYAGAIN|MOVED|ASK|LOADING|MASTERDOWN|READONLY)\b/;
+
+function isReplyError(error: unknown): error is Error {
+  return error instanceof Error && error.name === 'ReplyError';
+}
+
 interface Followed {
   followers: Set<Follower>;
   /** A read of the stream is under way. */
@@ -101,8 +108,9 @@ export class ClusterReader implements EntryReader {
         }
       } while (followed.again && !this.#closed && this.#streams.get(key) === followed);
     } catch (error) {
-      // Unreachable nodes are the connections' to report (once per outage); the sweep reads again.
-      if (this.#cluster.status === 'ready' && !this.#closed) this.#onError(error);
+      // A lost node or a failover under way is the connections' to report (once per outage), and the next
+      // notification or sweep reads again; only an answer of Redis's own (a wrong type...) is reported here.
+      if (!this.#closed && isReplyError(error) && !TRANSIENT.test(error.message)) this.#onError(error);
     } finally {
       followed.reading = false;
     }
