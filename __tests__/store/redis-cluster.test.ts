@@ -48,6 +48,14 @@ async function until(events: unknown[], count: number, timeoutMs = 10_000): Prom
 }
 
 describe('RedisStore on a Redis Cluster', () => {
+  it('refuses a key prefix with braces, which would take the place of its hash tags', () => {
+    const client = cluster.client();
+    expect(() => new RedisStore({ client, keyPrefix: 'app{1}:' })).toThrow(
+      'expected `keyPrefix` to be a string without braces on a Redis Cluster',
+    );
+    client.disconnect();
+  });
+
   it("keeps each task's keys on the master of its id's slot, and delivers another store's commits live", async () => {
     const prefix = `${keyPrefix}spread:`;
     const [writer, reader] = [1, 2].map(() => new RedisStore({ client: cluster.client(), keyPrefix: prefix }));
