@@ -35,6 +35,12 @@ const REQUIREMENTS = [
     check: () => version(onPath('redis-server'), '--version'),
     debian: 'redis-server',
   },
+  {
+    name: 'redis-cli', // the Redis Cluster tests create their cluster with `redis-cli --cluster create`
+    where: 'on the PATH',
+    check: () => version(onPath('redis-cli'), '--version'),
+    debian: 'redis-tools',
+  },
   REDIS.local
     ? {
         name: 'Redis at 127.0.0.1:6379',

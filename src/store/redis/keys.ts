@@ -1,45 +1,70 @@
-/** The names of the Redis store's keys, under its prefix; scripts/shared.ts says what each holds. */
-export class RedisKeys {
-  /** The prefix of every key; the scripts build some keys from it themselves. */
-  readonly prefix: string;
+import { createHash } from 'node:crypto';
 
-  constructor(prefix: string) {
+/**
+ * The names of the Redis store's keys, under its prefix; scripts/shared.ts says what each holds.
+ *
+ * On a Redis Cluster the names carry hash tags, so that every script touches keys of one slot: a task's keys share
+ * the tag of its id (`p task:{<id>}`, `p events:{<id>}`, `p output:{<id>}`), an owner's index the tag of the owner,
+ * and the keys that span tasks (the fair queue, the leases, the idempotency keys, the wake-up stream) the tag `{q}`.
+ * On a single Redis the names are untagged (`p task:<id>`...), as in 0.1.
+ */
+export class RedisKeys {
+  /** The prefix of every key. */
+  readonly prefix: string;
+  /** Whether the names carry hash tags (a Redis Cluster). */
+  readonly tagged: boolean;
+  /** The prefix of the keys that span tasks: `p` alone, or `p{q}` on a cluster. */
+  readonly #shared: string;
+
+  constructor(prefix: string, tagged: boolean) {
     this.prefix = prefix;
+    this.tagged = tagged;
+    this.#shared = tagged ? `${prefix}{q}` : prefix;
   }
 
-  /** The task's hash: snapshot, status, latest event id, limits, input while queued, recent commit tokens. */
+  /** The task's hash: snapshot, status, latest and first event ids, limits, recent commit tokens, idempotency key. */
   task(taskId: string): string {
-    return `${this.prefix}task:${taskId}`;
+    return `${this.prefix}task:${this.#tag(taskId)}`;
   }
 
   /** The task's stream of events. */
   events(taskId: string): string {
-    return `${this.prefix}events:${taskId}`;
+    return `${this.prefix}events:${this.#tag(taskId)}`;
   }
 
   /** The task's output, as one string. */
   output(taskId: string): string {
-    return `${this.prefix}output:${taskId}`;
+    return `${this.prefix}output:${this.#tag(taskId)}`;
   }
 
-  /** The stream of an owner's tasks (`''` for a task without an owner, which the commit script never writes). */
+  /** The stream of an owner's tasks. */
   owner(owner: string): string {
-    return `${this.prefix}owner:${owner}`;
+    return `${this.prefix}owner:${this.#tag(owner)}`;
   }
 
   /** The fair queue's counters (turns, counts per type and per group, running and parked groups): one hash. */
   get queues(): string {
-    return `${this.prefix}queues`;
+    return `${this.#shared}queues`;
+  }
+
+  /** The fair queue's lanes (every queued task, by type, group and age) and their heads: two sorted sets. */
+  get lanes(): [lanes: string, ready: string] {
+    return [`${this.#shared}lanes`, `${this.#shared}ready`];
+  }
+
+  /** The queue's record of each unfinished queued task (type, group, lane entry, input...): one hash. */
+  get jobs(): string {
+    return `${this.#shared}jobs`;
   }
 
   /** An idempotency key's hash (its task id and fingerprint), by the key's digest (`IdempotencyKey.key`). */
   once(key: string): string {
-    return `${this.prefix}once:${key}`;
+    return `${this.#shared}once:${key}`;
   }
 
   /** The stream that wakes runners when a task is queued. */
   get queued(): string {
-    return `${this.prefix}queued`;
+    return `${this.#shared}queued`;
   }
 
   /**
@@ -47,6 +72,16 @@ export class RedisKeys {
    * before `Lease.holder`, so a store of an older version reads the same keys).
    */
   leases(): [deadlines: string, holders: string] {
-    return [`${this.prefix}leases`, `${this.prefix}owners`];
+    return [`${this.#shared}leases`, `${this.#shared}owners`];
+  }
+
+  /**
+   * The hash tag of a task id or owner. A `}` in it would end the tag early (and a leading one make it empty, which
+   * Redis ignores), so such a name is tagged by its digest instead; either way all of its keys share one slot.
+   */
+  #tag(name: string): string {
+    if (!this.tagged) return name;
+    if (name !== '' && !name.includes('}')) return `{${name}}`;
+    return `{${createHash('sha1').update(name).digest('hex')}}:${name}`;
   }
 }

@@ -1,4 +1,4 @@
-import type Redis from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import { loggerOption, type Logger } from '../../util/logger';
 import { integerOption, optionError } from '../../util/validate';
 
@@ -10,10 +10,11 @@ export interface RedisStoreOptions {
   /** The Redis server, e.g. `redis://:secret@redis.internal:6379/0`. @default 'redis://127.0.0.1:6379' */
   url?: string;
   /**
-   * An ioredis client to copy the connection settings from (TLS, Sentinel, password...). The store opens its own
-   * connections with `client.duplicate()`; the client itself is neither used nor closed. Not with `url`.
+   * An ioredis client to copy the connection settings from (TLS, Sentinel, password...): a `Redis`, or a `Cluster`
+   * for a Redis Cluster (docs/redis-cluster.md). The store opens its own connections with `client.duplicate()`; the
+   * client itself is neither used nor closed. Not with `url`.
    */
-  client?: Redis;
+  client?: Redis | Cluster;
   /** Prepended to every key the store writes; instances that share tasks must use the same one. @default 'sse-tasks:' */
   keyPrefix?: string;
   /** Names the store's connections in `CLIENT LIST`: `<name>:cmd` and `<name>:reader`. @default 'koa-sse-tasks' */
@@ -37,7 +38,7 @@ export const REDIS_STORE_DEFAULTS = {
 
 export interface ResolvedRedisStoreOptions {
   url: string | undefined;
-  client: Redis | undefined;
+  client: Redis | Cluster | undefined;
   keyPrefix: string;
   connectionName: string;
   readTimeoutMs: number;
@@ -59,10 +60,14 @@ export function resolveRedisStoreOptions(options: RedisStoreOptions): ResolvedRe
     client !== undefined &&
     (typeof client !== 'object' || client === null || typeof client.duplicate !== 'function')
   ) {
-    throw optionError('client', 'an ioredis client (new Redis())', client);
+    throw optionError('client', 'an ioredis client (new Redis() or new Cluster())', client);
   }
   if (typeof keyPrefix !== 'string' || /\s/.test(keyPrefix)) {
     throw optionError('keyPrefix', "a string without spaces, such as 'sse-tasks:'", keyPrefix);
+  }
+  if (client?.isCluster === true && /[{}]/.test(keyPrefix)) {
+    // The store's hash tags must be the first braces of each key (RedisKeys).
+    throw optionError('keyPrefix', "a string without braces on a Redis Cluster, such as 'sse-tasks:'", keyPrefix);
   }
   if (typeof connectionName !== 'string' || !/^[!-~]{1,64}$/.test(connectionName)) {
     throw optionError('connectionName', 'up to 64 printable characters without spaces', connectionName);

@@ -3,8 +3,8 @@ import type { RedisContext } from './context';
 import { field } from './reader';
 
 /**
- * The Redis store's `OwnerIndex`: a stream per owner, one entry per task (written by the commit script with the
- * task's first commit), whose entry ids are the tasks' positions.
+ * The Redis store's `OwnerIndex`: a stream per owner, one entry per task (written by OWN after the task's first
+ * commit), whose entry ids are the tasks' positions.
  */
 export class RedisOwnerIndex implements OwnerIndex {
   readonly #context: RedisContext;
@@ -13,12 +13,30 @@ export class RedisOwnerIndex implements OwnerIndex {
     this.#context = context;
   }
 
+  /**
+   * The owner's tasks that still exist, oldest first (a task listed twice, by a resent OWN, once). Entries of
+   * forgotten tasks are deleted (PRUNE), and so is an index left empty.
+   */
   async tasksOf(owner: string): Promise<OwnedTask[]> {
     const { redis, keys } = this.#context;
-    const owned = redis.command.sseTasksOwned(keys.owner(owner), keys.prefix);
-    const flat = await redis.timed(owned, 'an owner read');
+    const key = keys.owner(owner);
+    const entries = await redis.timed(redis.command.xrange(key, '-', '+'), 'an owner read');
+    const exists = await redis.timed(
+      Promise.all(entries.map(([, fields]) => redis.command.exists(keys.task(field(fields, 't') ?? '')))),
+      'an owner read',
+    );
     const tasks: OwnedTask[] = [];
-    for (let i = 0; i + 1 < flat.length; i += 2) tasks.push({ position: flat[i]!, taskId: flat[i + 1]! });
+    const listed = new Set<string>();
+    const forgotten: string[] = [];
+    for (const [i, [position, fields]] of entries.entries()) {
+      const taskId = field(fields, 't') ?? '';
+      if (exists[i] !== 1) forgotten.push(position);
+      else if (!listed.has(taskId)) {
+        listed.add(taskId);
+        tasks.push({ position, taskId });
+      }
+    }
+    if (forgotten.length > 0) await redis.command.sseTasksPrune(key, ...forgotten);
     return tasks;
   }
 

@@ -5,19 +5,22 @@ import type {
   ClaimLimits,
   CommitLimits,
   EnqueueOnceOutcome,
-  EnqueueOptions,
   IdempotencyKey,
   JobQueue,
   Lease,
+  EnqueueOptions,
   TaskRecord,
 } from '../types';
 import { refuseTransaction } from '../transactions';
+import { claim, reapExpired, renew } from './claims';
 import type { RedisContext } from './context';
 
 /**
- * The Redis store's `JobQueue`: the fair queue (a list per type and owner group, a sorted set of the lanes' heads per
- * type, one hash of counters: scripts/shared.ts says how), leases in a sorted set (deadlines) and a hash (holders), and a
- * stream that wakes the runners. Enqueues, claims, renewals and takeovers are each one script, on Redis time.
+ * The Redis store's `JobQueue`: the fair queue (its lanes and their heads in two sorted sets, one hash of counters:
+ * scripts/shared.ts says how), the queue's record of each unfinished task, leases in a sorted set (deadlines) and a
+ * hash (holders), and a stream that wakes the runners, all in one slot on a cluster. An enqueue is the queue's
+ * script (ENQUEUE: bounds, idempotency key, place in the queue, as one step), then the task's (CREATE: its first
+ * event) and its owner's (OWN); claims, renewals and takeovers are in claims.ts. On Redis time.
  */
 export class RedisJobQueue implements JobQueue {
   readonly #context: RedisContext;
@@ -47,47 +50,18 @@ export class RedisJobQueue implements JobQueue {
     return this.#enqueue(snapshot, input, limits, options, once);
   }
 
-  async claim(
-    types: readonly string[],
-    { holder, leaseMs }: Lease,
-    limits: ClaimLimits = {},
-  ): Promise<ClaimedTask | undefined> {
-    if (types.length === 0) return undefined;
-    const { redis, keys } = this.#context;
-    const claimed = await redis.command.sseTasksClaim(
-      ...keys.leases(),
-      keys.queues,
-      keys.prefix,
-      holder,
-      leaseMs,
-      limits.concurrencyPerOwner ?? '',
-      ...types,
-    );
-    if (claimed == null) return undefined;
-    const [, snapshot, lastEventId, input, traceparent] = claimed;
-    const task: ClaimedTask = {
-      snapshot: JSON.parse(snapshot) as TaskSnapshot,
-      lastEventId,
-      input: input === '' ? undefined : (JSON.parse(input) as unknown),
-    };
-    if (traceparent !== '') task.traceparent = traceparent;
-    return task;
+  claim(types: readonly string[], lease: Lease, limits: ClaimLimits = {}): Promise<ClaimedTask | undefined> {
+    if (types.length === 0) return Promise.resolve(undefined);
+    return claim(this.#context, types, lease, limits);
   }
 
-  async renew(taskIds: readonly string[], { holder, leaseMs }: Lease): Promise<string[]> {
+  async renew(taskIds: readonly string[], lease: Lease): Promise<string[]> {
     if (taskIds.length === 0) return [];
-    const { redis, keys } = this.#context;
-    return redis.command.sseTasksRenew(...keys.leases(), keys.prefix, holder, leaseMs, ...taskIds);
+    return renew(this.#context, taskIds, lease);
   }
 
-  async reapExpired({ holder, leaseMs }: Lease, max: number): Promise<TaskRecord[]> {
-    const { redis, keys } = this.#context;
-    const flat = await redis.command.sseTasksReap(...keys.leases(), keys.prefix, holder, leaseMs, max);
-    const records: TaskRecord[] = [];
-    for (let i = 0; i + 2 < flat.length; i += 3) {
-      records.push({ snapshot: JSON.parse(flat[i + 1]!) as TaskSnapshot, lastEventId: flat[i + 2]! });
-    }
-    return records;
+  reapExpired(lease: Lease, max: number): Promise<TaskRecord[]> {
+    return reapExpired(this.#context, lease, max);
   }
 
   async queuedCount(types: readonly string[]): Promise<number> {
@@ -105,7 +79,7 @@ export class RedisJobQueue implements JobQueue {
     return redis.reader.follow(key, latest?.[0] ?? '0-0', () => listener());
   }
 
-  /** The enqueue script (scripts/queue.ts, ENQUEUE): the first commit, the fair queue, the bounds and the key, as one step. */
+  /** ENQUEUE (the queue's side, one step), then CREATE (the task's first event) and OWN (its owner's index). */
   async #enqueue(
     snapshot: TaskSnapshot,
     input: unknown,
@@ -127,39 +101,67 @@ export class RedisJobQueue implements JobQueue {
     const { redis, keys, committer } = this.#context;
     const { id, type, owner } = snapshot;
     const data = JSON.stringify(snapshot);
-    const [outcome, first, second] = await redis.command.sseTasksEnqueue(
-      keys.task(id),
-      keys.events(id),
-      keys.queues,
-      keys.queued,
-      keys.owner(owner ?? ''),
-      keys.once(once?.key ?? ''),
-      keys.prefix,
-      id,
-      type,
-      owner === undefined ? '-' : `o:${owner}`,
-      owner ?? '',
-      data,
-      limits.historyLimit,
-      json ?? '',
-      committer.token(),
-      bound?.maxQueued ?? '',
-      bound?.maxQueuedPerOwner ?? '',
-      once?.fingerprint ?? '',
-      options.traceparent ?? '',
-      ...(bound?.types ?? []),
-    );
-    if (outcome === 'full') {
-      const limit = first as QueueLimit;
-      throw new QueueFullError(
-        (limit === 'maxQueuedPerOwner' ? bound?.maxQueuedPerOwner : bound?.maxQueued) ?? 0,
-        limit,
+    const onceKey = once === undefined ? '' : keys.once(once.key);
+    // A key held by a task that is gone may be taken over; a few rounds settle any race over it (ENQUEUE).
+    let takeover = '';
+    for (let round = 0; ; round++) {
+      const [outcome, first, second, third] = await redis.command.sseTasksEnqueue(
+        keys.queues,
+        ...keys.lanes,
+        keys.queued,
+        keys.jobs,
+        onceKey === '' ? keys.jobs : onceKey,
+        id,
+        type,
+        owner === undefined ? '-' : `o:${owner}`,
+        json ?? '',
+        data,
+        limits.historyLimit,
+        bound?.maxQueued ?? '',
+        bound?.maxQueuedPerOwner ?? '',
+        once?.fingerprint ?? '',
+        takeover,
+        committer.publish,
+        options.traceparent ?? '',
+        ...(bound?.types ?? []),
       );
+      if (outcome === 'full') {
+        const limit = first as QueueLimit;
+        throw new QueueFullError(
+          (limit === 'maxQueuedPerOwner' ? bound?.maxQueuedPerOwner : bound?.maxQueued) ?? 0,
+          limit,
+        );
+      }
+      if (outcome !== 'check') break;
+      const record = await this.#holder(first!, third!);
+      if (record !== undefined) {
+        if (second !== '1') throw new IdempotencyKeyReusedError();
+        return { created: false, record };
+      }
+      if (round >= 3) throw new Error(`koa-sse-tasks: the idempotency key of task ${id} kept changing hands`);
+      takeover = first!;
     }
-    if (outcome === 'reused') throw new IdempotencyKeyReusedError();
-    if (outcome === 'existing') {
-      return { created: false, record: { snapshot: JSON.parse(first!) as TaskSnapshot, lastEventId: second! } };
+    // The task's side, then its owner's: the queue holds what a claim needs to write the first event if it is first.
+    const event = await committer.create(data, id, limits.historyLimit, onceKey);
+    if (owner !== undefined) await committer.own(owner, id);
+    return { created: true, event: { id: event, event: 'status', data } };
+  }
+
+  /**
+   * The task an idempotency key names, if it still exists: its record, or, while it waits in the queue before its
+   * enqueuer wrote its first event, the queue's record of it (`job`), from which that event is written now.
+   */
+  async #holder(taskId: string, job: string): Promise<TaskRecord | undefined> {
+    const { redis, keys, committer } = this.#context;
+    const read = (): Promise<[string | null, string | null]> =>
+      redis.command.hmget(keys.task(taskId), 's', 'l') as Promise<[string | null, string | null]>;
+    let [snapshot, lastEventId] = await read();
+    if ((snapshot == null || lastEventId == null) && job !== '') {
+      const queued = JSON.parse(job) as { s: string; h: string; k: string };
+      await committer.create(queued.s, taskId, queued.h, queued.k);
+      [snapshot, lastEventId] = await read();
     }
-    return { created: true, event: { id: first!, event: 'status', data } };
+    if (snapshot == null || lastEventId == null) return undefined;
+    return { snapshot: JSON.parse(snapshot) as TaskSnapshot, lastEventId };
   }
 }

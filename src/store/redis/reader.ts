@@ -4,13 +4,22 @@ import { compareStreamIds } from './ids';
 /** Called with each new entry of a followed stream: its id and its fields as `[name, value, name, value...]`. */
 export type EntryListener = (id: string, fields: string[]) => void;
 
-interface Follower {
+/** What the store's parts follow streams with: `StreamReader` on a single Redis, `ClusterReader` on a cluster. */
+export interface EntryReader {
+  /** How many streams are followed. */
+  readonly size: number;
+  /** Gives `listener` every entry of `key` after the id `after`, until the returned function is called. */
+  follow(key: string, after: string, listener: EntryListener): () => void;
+  close(): Promise<void>;
+}
+
+export interface Follower {
   /** The id of the last entry this follower has been given (or started after). */
   after: string;
   listener: EntryListener;
 }
 
-type StreamEntry = [id: string, fields: string[]];
+export type StreamEntry = [id: string, fields: string[]];
 
 /** How long one XREAD blocks; a changed set of streams interrupts it sooner (CLIENT UNBLOCK). */
 const BLOCK_MS = 5_000;
@@ -22,7 +31,7 @@ const READ_COUNT = 500;
  * because XREAD asks for what comes after an id, never misses one: not when it joins late, and not across a lost
  * connection (the next XREAD after reconnecting catches up from the same ids).
  */
-export class StreamReader {
+export class StreamReader implements EntryReader {
   readonly #reader: Redis;
   readonly #command: Redis;
   readonly #onError: (error: unknown) => void;
@@ -100,7 +109,7 @@ export class StreamReader {
         continue;
       }
       const keys = [...this.#streams.keys()];
-      const ids = keys.map((key) => this.#position(key));
+      const ids = keys.map((key) => earliest(this.#streams.get(key) ?? []));
       this.#changed = false;
       let reply: unknown;
       try {
@@ -118,15 +127,6 @@ export class StreamReader {
     }
   }
 
-  /** The earliest position among the stream's followers: XREAD returns what any of them still needs. */
-  #position(key: string): string {
-    let position: string | undefined;
-    for (const { after } of this.#streams.get(key) ?? []) {
-      if (position === undefined || compareStreamIds(after, position) < 0) position = after;
-    }
-    return position ?? '0-0';
-  }
-
   async #reconnected(error: unknown): Promise<void> {
     if (this.#reader.status === 'ready') this.#onError(error); // a command error, not a lost connection
     do await sleep(100);
@@ -136,24 +136,37 @@ export class StreamReader {
   #dispatch(reply: unknown): void {
     for (const [key, entries] of streamsOf(reply)) {
       const followers = this.#streams.get(key);
-      if (followers === undefined) continue;
-      for (const [id, fields] of entries) {
-        for (const follower of followers) {
-          if (compareStreamIds(id, follower.after) <= 0) continue;
-          follower.after = id;
-          try {
-            follower.listener(id, fields);
-          } catch (error) {
-            this.#onError(error);
-          }
-        }
+      if (followers !== undefined) deliver(followers, entries, this.#onError);
+    }
+  }
+}
+
+/** Gives each follower the entries after its position, once each, in order. */
+export function deliver(followers: Set<Follower>, entries: StreamEntry[], onError: (error: unknown) => void): void {
+  for (const [id, fields] of entries) {
+    for (const follower of followers) {
+      if (compareStreamIds(id, follower.after) <= 0) continue;
+      follower.after = id;
+      try {
+        follower.listener(id, fields);
+      } catch (error) {
+        onError(error);
       }
     }
   }
 }
 
+/** The earliest position among a stream's followers: a read from there returns what any of them still needs. */
+export function earliest(followers: Iterable<Follower>): string {
+  let position: string | undefined;
+  for (const { after } of followers) {
+    if (position === undefined || compareStreamIds(after, position) < 0) position = after;
+  }
+  return position ?? '0-0';
+}
+
 /** XREAD's reply as [key, entries] pairs: RESP2 gives `[[key, entries]...]`, RESP3 (legacy mapping) `[key, entries...]`. */
-function streamsOf(reply: unknown): Array<[string, StreamEntry[]]> {
+export function streamsOf(reply: unknown): Array<[string, StreamEntry[]]> {
   if (!Array.isArray(reply)) return [];
   if (typeof reply[0] !== 'string') return reply as Array<[string, StreamEntry[]]>;
   const pairs: Array<[string, StreamEntry[]]> = [];

@@ -14,7 +14,9 @@ import { RedisJobQueue } from './queue';
  * events, workers in other processes run the jobs, and tasks survive a restart of the app.
  *
  * Per process it holds two connections, however many clients and tasks: one for commands, and one that reads every
- * followed task stream with a single blocking XREAD. The README ("Running several instances") lists the keys and their TTLs.
+ * followed task stream with a single blocking XREAD. On a Redis Cluster (`client: new Cluster(...)`), one command
+ * connection per master and one subscriber connection (docs/redis-cluster.md). The README ("Running several
+ * instances") lists the keys and their TTLs.
  *
  * Its parts: the log (`log.ts`), the queue and its leases (`queue.ts`) and the owner index (`owners.ts`), which share
  * (`context.ts`) the connections and outage reports (`connections.ts`), the key names (`keys.ts`) and the commit
@@ -31,8 +33,8 @@ export class RedisStore extends ComposedStore implements LoggerAware {
   constructor(options: RedisStoreOptions = {}) {
     const resolved = resolveRedisStoreOptions(options);
     const redis = new RedisConnections(resolved);
-    const keys = new RedisKeys(resolved.keyPrefix);
-    const context: RedisContext = { redis, keys, committer: new RedisCommitter(redis.command, keys) };
+    const keys = new RedisKeys(resolved.keyPrefix, redis.cluster);
+    const context: RedisContext = { redis, keys, committer: new RedisCommitter(redis, keys) };
     super({ log: new RedisTaskLog(context), queue: new RedisJobQueue(context), owners: new RedisOwnerIndex(context) });
     this.keyPrefix = resolved.keyPrefix;
     this.connectionName = resolved.connectionName;
@@ -49,7 +51,7 @@ export class RedisStore extends ComposedStore implements LoggerAware {
     this.#connections.useLogger(logger);
   }
 
-  /** Closes both connections; pending writes are sent first when Redis is reachable. Idempotent. */
+  /** Closes the connections; pending writes are sent first when Redis is reachable. Idempotent. */
   close(): Promise<void> {
     return this.#connections.close();
   }

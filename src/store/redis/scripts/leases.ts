@@ -1,46 +1,34 @@
-import { FINISHED, NOW } from './shared';
+import { NOW } from './shared';
 
 /**
- * KEYS: leases, owners. ARGV: prefix, holder, leaseMs, task id...
- * Extends the holder's leases. A lease with no holder (Redis lost its data) is taken back. Returns the ids lost:
- * held by another runner, or finished.
+ * KEYS: leases, owners. ARGV: holder, leaseMs, task id...
+ * Extends the holder's leases of tasks the caller found unfinished. A lease with no holder (Redis lost its data) is
+ * taken back. Returns the ids lost: held by another runner.
  */
 export const RENEW = `${NOW}
-${FINISHED}
 local lost = {}
-for i = 4, #ARGV do
+for i = 3, #ARGV do
   local id = ARGV[i]
-  local st = redis.call('HGET', ARGV[1] .. 'task:' .. id, 'st')
   local holder = redis.call('HGET', KEYS[2], id)
-  if finished(st) or (holder and holder ~= ARGV[2]) then
+  if holder and holder ~= ARGV[1] then
     lost[#lost + 1] = id
   else
-    redis.call('ZADD', KEYS[1], now + tonumber(ARGV[3]), id)
-    redis.call('HSET', KEYS[2], id, ARGV[2])
+    redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), id)
+    redis.call('HSET', KEYS[2], id, ARGV[1])
   end
 end
 return lost`;
 
 /**
- * KEYS: leases, owners. ARGV: prefix, holder, leaseMs, max.
- * Expired leases of unfinished tasks pass to the holder (so a reaper that dies in turn is reaped too); those of
- * finished or forgotten tasks are dropped. Returns {id, snapshot, last id, ...} of the tasks handed over.
+ * KEYS: leases, owners. ARGV: holder, leaseMs, max.
+ * Expired leases pass to the holder (so a reaper that dies in turn is reaped too). Returns the ids handed over; the
+ * caller reads those tasks (another slot) and hands the finished or forgotten ones to FINISH, which drops their
+ * leases.
  */
 export const REAP = `${NOW}
-${FINISHED}
-local out = {}
-local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, tonumber(ARGV[4]))
+local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, tonumber(ARGV[3]))
 for _, id in ipairs(ids) do
-  local v = redis.call('HMGET', ARGV[1] .. 'task:' .. id, 'st', 's', 'l')
-  if not v[1] or finished(v[1]) then
-    redis.call('ZREM', KEYS[1], id)
-    redis.call('HDEL', KEYS[2], id)
-  else
-    redis.call('ZADD', KEYS[1], now + tonumber(ARGV[3]), id)
-    redis.call('HSET', KEYS[2], id, ARGV[2])
-    out[#out + 1] = id
-    out[#out + 1] = v[2]
-    out[#out + 1] = v[3]
-  end
+  redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), id)
+  redis.call('HSET', KEYS[2], id, ARGV[1])
 end
-return out`;
+return ids`;

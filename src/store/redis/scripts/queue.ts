@@ -1,129 +1,154 @@
 import { NOW, QUEUES } from './shared';
 
 /**
- * KEYS: task, events, queues, queued, the owner's index, the idempotency key (read only with a fingerprint).
- * ARGV: prefix, task id, type, group, owner ('' for none), snapshot (also the event's data), historyLimit, input,
- * token, maxQueued ('' for none), maxQueuedPerOwner ('' for none), fingerprint ('' without a key), traceparent ('' for
- * none), then the types whose queued tasks count against maxQueued.
- * Returns {'ok', id} | {'existing', snapshot, last id} | {'reused'} | {'full', 'maxQueued' | 'maxQueuedPerOwner'}.
- * The task's first commit (its `queued` event), its place in the fair queue and its idempotency key, as one step; a
- * resend (the token) answers the id stored the first time, before any other check. With a fingerprint, a key whose
- * task still exists answers that task ('existing', or 'reused' for another fingerprint) and writes nothing, bounds
- * unchecked; a key whose task was forgotten is taken over.
+ * KEYS: queues, lanes, ready, queued, jobs, the idempotency key (jobs again without one).
+ * ARGV: task id, type, group, input, snapshot, historyLimit, maxQueued ('' for none), maxQueuedPerOwner ('' for
+ * none), fingerprint ('' without a key), the task id the key may be taken from ('' for none), publish ('1' on a
+ * cluster), traceparent ('' for none), then the types whose queued tasks count against maxQueued.
+ * Returns {'ok'} | {'check', task id, '1' if the fingerprint matches, its job record or ''} |
+ * {'full', 'maxQueued' | 'maxQueuedPerOwner'}.
+ * The queue's side of an enqueue: its place in the fair queue, its record (from which a claim can write its first
+ * event, CREATE, if the enqueuer has not yet), the bounds and the key, as one step. A resend (a record already there)
+ * answers 'ok' before any other check. A key held by another task answers 'check' and writes nothing: the caller
+ * reads that task (another slot), and answers it, or takes the key over if it was forgotten by running this again
+ * with its id (so of two takeovers of one key, the second sees the first's task).
  */
 export const ENQUEUE = `${QUEUES}
-local prefix, id, type, group = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
-local recent = redis.call('HGET', KEYS[1], 'r') or ''
-for token, stored in string.gmatch(recent, '([^,:]+):([^,]+)') do
-  if token == ARGV[9] then return {'ok', stored} end
-end
-if ARGV[12] ~= '' then
+local id, type, group = ARGV[1], ARGV[2], ARGV[3]
+if redis.call('HEXISTS', KEYS[5], id) == 1 then return {'ok'} end
+if ARGV[9] ~= '' then
   local once = redis.call('HMGET', KEYS[6], 't', 'f')
-  if once[1] then
-    local existing = redis.call('HMGET', prefix .. 'task:' .. once[1], 's', 'l')
-    if existing[1] then
-      if once[2] ~= ARGV[12] then return {'reused'} end
-      return {'existing', existing[1], existing[2]}
-    end
+  if once[1] and once[1] ~= ARGV[10] then
+    local matches = '0'
+    if once[2] == ARGV[9] then matches = '1' end
+    return {'check', once[1], matches, redis.call('HGET', KEYS[5], once[1]) or ''}
   end
 end
-if ARGV[10] ~= '' then
+if ARGV[7] ~= '' then
   local queued = 0
-  for i = 14, #ARGV do queued = queued + (tonumber(redis.call('HGET', KEYS[3], 'type:' .. ARGV[i])) or 0) end
-  if queued >= tonumber(ARGV[10]) then return {'full', 'maxQueued'} end
+  for i = 13, #ARGV do queued = queued + (tonumber(redis.call('HGET', KEYS[1], 'type:' .. ARGV[i])) or 0) end
+  if queued >= tonumber(ARGV[7]) then return {'full', 'maxQueued'} end
 end
-if ARGV[11] ~= '' then
-  local mine = tonumber(redis.call('HGET', KEYS[3], 'queued:' .. group)) or 0
-  if mine >= tonumber(ARGV[11]) then return {'full', 'maxQueuedPerOwner'} end
+if ARGV[8] ~= '' then
+  local mine = tonumber(redis.call('HGET', KEYS[1], 'queued:' .. group)) or 0
+  if mine >= tonumber(ARGV[8]) then return {'full', 'maxQueuedPerOwner'} end
 end
-local event = redis.call('XADD', KEYS[2], '*', 'e', 'status', 'd', ARGV[6], 'p', '')
-local nextTurn = tonumber(redis.call('HGET', KEYS[3], 'next:' .. group)) or 0
-local claimed = tonumber(redis.call('HGET', KEYS[3], 'claimed:' .. type)) or -1
+local nextTurn = tonumber(redis.call('HGET', KEYS[1], 'next:' .. group)) or 0
+local claimed = tonumber(redis.call('HGET', KEYS[1], 'claimed:' .. type)) or -1
 local turn = math.max(nextTurn, claimed + 1)
-local seq = string.format('%015d', redis.call('HINCRBY', KEYS[3], 'seq', 1))
-local entry = string.format('%d', turn) .. ':' .. seq .. ':' .. id
-local key = lane(prefix, type, group)
-if redis.call('RPUSH', key, entry) == 1 then
-  local parked = redis.call('HGET', KEYS[3], 'parked:' .. group)
+local seq = pad(redis.call('HINCRBY', KEYS[1], 'seq', 1))
+local T = redis.sha1hex(type)
+local empty = laneHead(KEYS[2], T, group) == nil
+local entry = T .. redis.sha1hex(group) .. seq .. pad(turn) .. id
+redis.call('ZADD', KEYS[2], 0, entry)
+if empty then
+  local parked = redis.call('HGET', KEYS[1], 'parked:' .. group)
   if parked then
     local types = cjson.decode(parked)
     local listed = false
-    for _, t in ipairs(types) do if t == type then listed = true end end
+    for _, t in ipairs(types) do if t == T then listed = true end end
     if not listed then
-      types[#types + 1] = type
-      redis.call('HSET', KEYS[3], 'parked:' .. group, cjson.encode(types))
+      types[#types + 1] = T
+      redis.call('HSET', KEYS[1], 'parked:' .. group, cjson.encode(types))
     end
   else
-    redis.call('ZADD', readyKey(prefix, type), turn, seq .. ':' .. group)
+    redis.call('ZADD', KEYS[3], 0, readyEntry(T, turn, seq, group))
   end
 end
-redis.call('HSET', KEYS[3], 'next:' .. group, string.format('%d', turn + 1))
-redis.call('HINCRBY', KEYS[3], 'queued:' .. group, 1)
-redis.call('HINCRBY', KEYS[3], 'type:' .. type, 1)
-redis.call('HSET', KEYS[1], 's', ARGV[6], 'st', 'queued', 'l', event, 'h', ARGV[7], 'b', #ARGV[6],
-  'r', ARGV[9] .. ':' .. event, 'i', ARGV[8], 'g', group, 'q', entry)
-if ARGV[13] ~= '' then redis.call('HSET', KEYS[1], 'tp', ARGV[13]) end
-if ARGV[5] ~= '' then redis.call('XADD', KEYS[5], '*', 't', id) end
-if ARGV[12] ~= '' then
+redis.call('HSET', KEYS[1], 'next:' .. group, string.format('%d', turn + 1))
+redis.call('HINCRBY', KEYS[1], 'queued:' .. group, 1)
+redis.call('HINCRBY', KEYS[1], 'type:' .. type, 1)
+local key = ''
+if ARGV[9] ~= '' then
+  key = KEYS[6]
   redis.call('DEL', KEYS[6])
-  redis.call('HSET', KEYS[6], 't', id, 'f', ARGV[12])
-  redis.call('HSET', KEYS[1], 'k', KEYS[6])
+  redis.call('HSET', KEYS[6], 't', id, 'f', ARGV[9])
 end
+redis.call('HSET', KEYS[5], id, cjson.encode({t = type, g = group, q = entry, i = ARGV[4], s = ARGV[5],
+  h = ARGV[6], k = key, p = ARGV[12]}))
 redis.call('XADD', KEYS[4], 'MAXLEN', '~', '1000', '*', 't', type)
-return {'ok', event}`;
+if ARGV[11] == '1' then redis.call('PUBLISH', KEYS[4], type) end
+return {'ok'}`;
 
 /**
- * KEYS: leases, owners, queues. ARGV: prefix, holder, leaseMs, concurrencyPerOwner ('' for none), type...
- * Takes the lowest turn among the `ready` sets of the types (the oldest on a tie) and leases it. A group already
- * running concurrencyPerOwner tasks is parked instead (out of the `ready` sets of these types until one of its
+ * KEYS: queues, lanes, ready, leases, owners, jobs. ARGV: holder, leaseMs, concurrencyPerOwner ('' for none), type...
+ * Takes the lowest turn among the types' heads in `ready` (the oldest on a tie) and leases it. A group already
+ * running concurrencyPerOwner tasks is parked instead (its heads of these types leave `ready` until one of its
  * tasks finishes) and the next turn is looked at: each group is passed over at most once per claim.
- * Returns {id, snapshot, last id, input, traceparent ('' for none)} or nil.
+ * Returns {id, input, first snapshot, historyLimit, idempotency key, traceparent ('' for none)} or nil; the caller reads the task (another slot) and hands a
+ * task finished meanwhile (cancelled between its COMMIT and its FINISH) to FINISH.
  */
 export const CLAIM = `${NOW}
 ${QUEUES}
-local prefix, limit = ARGV[1], tonumber(ARGV[4])
+local limit = tonumber(ARGV[3])
+local hashes = {}
+for i = 4, #ARGV do hashes[i - 3] = redis.sha1hex(ARGV[i]) end
 while true do
-  local best, bestType, bestTurn
-  for i = 5, #ARGV do
-    local head = redis.call('ZRANGE', readyKey(prefix, ARGV[i]), 0, 0, 'WITHSCORES')
-    if head[1] then
-      local turn = tonumber(head[2])
-      if not best or turn < bestTurn or (turn == bestTurn and head[1] < best) then
-        best, bestType, bestTurn = head[1], ARGV[i], turn
+  local best, bestI, bestTurn, bestSeq
+  for i, T in ipairs(hashes) do
+    local head = redis.call('ZRANGEBYLEX', KEYS[3], '[' .. T, '[' .. T .. '~', 'LIMIT', 0, 1)[1]
+    if head then
+      local turn, seq = tonumber(string.sub(head, 41, 55)), string.sub(head, 56, 70)
+      if not best or turn < bestTurn or (turn == bestTurn and seq < bestSeq) then
+        best, bestI, bestTurn, bestSeq = head, i, turn, seq
       end
     end
   end
   if not best then return false end
-  local group = string.sub(best, 17)
-  local running = tonumber(redis.call('HGET', KEYS[3], 'running:' .. group)) or 0
+  local group = string.sub(best, 71)
+  local running = tonumber(redis.call('HGET', KEYS[1], 'running:' .. group)) or 0
   if limit and running >= limit then
-    local parked = cjson.decode(redis.call('HGET', KEYS[3], 'parked:' .. group) or '[]')
-    for i = 5, #ARGV do
-      local head = redis.call('LINDEX', lane(prefix, ARGV[i], group), 0)
+    local parked = cjson.decode(redis.call('HGET', KEYS[1], 'parked:' .. group) or '[]')
+    for _, T in ipairs(hashes) do
+      local head = laneHead(KEYS[2], T, group)
       if head then
-        local _, seq = entryOf(head)
-        if redis.call('ZREM', readyKey(prefix, ARGV[i]), seq .. ':' .. group) == 1 then parked[#parked + 1] = ARGV[i] end
+        local seq, turn = laneEntry(head)
+        if redis.call('ZREM', KEYS[3], readyEntry(T, turn, seq, group)) == 1 then parked[#parked + 1] = T end
       end
     end
-    redis.call('HSET', KEYS[3], 'parked:' .. group, cjson.encode(parked))
+    redis.call('HSET', KEYS[1], 'parked:' .. group, cjson.encode(parked))
   else
-    redis.call('ZREM', readyKey(prefix, bestType), best)
-    local entry = redis.call('LPOP', lane(prefix, bestType, group))
+    local T, type = hashes[bestI], ARGV[bestI + 3]
+    redis.call('ZREM', KEYS[3], best)
+    local entry = laneHead(KEYS[2], T, group)
     if entry then
-      offer(prefix, bestType, group)
-      unqueued(KEYS[3], bestType, group)
-      local turn, _, id = entryOf(entry)
-      local task = prefix .. 'task:' .. id
-      local v = redis.call('HMGET', task, 'st', 's', 'l', 'i', 'tp')
-      if v[1] == 'queued' then
-        redis.call('HDEL', task, 'q')
-        local claimed = tonumber(redis.call('HGET', KEYS[3], 'claimed:' .. bestType)) or -1
-        if turn > claimed then redis.call('HSET', KEYS[3], 'claimed:' .. bestType, string.format('%d', turn)) end
-        redis.call('ZADD', KEYS[1], now + tonumber(ARGV[3]), id)
-        redis.call('HSET', KEYS[2], id, ARGV[2])
-        redis.call('HINCRBY', KEYS[3], 'running:' .. group, 1)
-        return {id, v[2], v[3], v[4] or '', v[5] or ''}
+      redis.call('ZREM', KEYS[2], entry)
+      offer(KEYS[2], KEYS[3], T, group)
+      unqueued(KEYS[1], type, group)
+      local _, turn, id = laneEntry(entry)
+      local raw = redis.call('HGET', KEYS[6], id)
+      local job = raw and cjson.decode(raw)
+      if job and job.q == entry then
+        job.q = nil
+        redis.call('HSET', KEYS[6], id, cjson.encode(job))
+        local claimed = tonumber(redis.call('HGET', KEYS[1], 'claimed:' .. type)) or -1
+        if turn > claimed then redis.call('HSET', KEYS[1], 'claimed:' .. type, string.format('%d', turn)) end
+        redis.call('ZADD', KEYS[4], now + tonumber(ARGV[2]), id)
+        redis.call('HSET', KEYS[5], id, ARGV[1])
+        redis.call('HINCRBY', KEYS[1], 'running:' .. group, 1)
+        return {id, job.i, job.s, job.h, job.k, job.p or ''}
       end
     end
   end
 end`;
+
+/**
+ * KEYS: queues, lanes, ready, leases, owners, jobs, the idempotency key (jobs again without one).
+ * ARGV: task id, ttlMs.
+ * The queue's side of a finished task, after its terminal COMMIT: it leaves its lane if it was still queued
+ * (cancelled), its lease and its group's running slot are released, its record goes, and its idempotency key
+ * starts to expire with it (if the key is still its own). Idempotent: a second run finds nothing to do.
+ */
+export const FINISH = `${QUEUES}
+local id = ARGV[1]
+local leased = redis.call('ZREM', KEYS[4], id) == 1
+redis.call('HDEL', KEYS[5], id)
+local raw = redis.call('HGET', KEYS[6], id)
+if raw then
+  local job = cjson.decode(raw)
+  if job.q then dequeued(KEYS[1], KEYS[2], KEYS[3], job.t, job.g, job.q) end
+  if leased then released(KEYS[1], KEYS[2], KEYS[3], job.g) end
+  redis.call('HDEL', KEYS[6], id)
+end
+if KEYS[7] ~= KEYS[6] and redis.call('HGET', KEYS[7], 't') == id then redis.call('PEXPIRE', KEYS[7], ARGV[2]) end
+return 1`;
