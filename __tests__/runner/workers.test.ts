@@ -48,3 +48,54 @@ describe('TaskRunner with worker: false', () => {
     expect(() => worker.define('report')).toThrow('only a runner with `worker: false` may declare a type without one');
   });
 });
+
+describe('claims', () => {
+  /** The memory store, counting the claims it answers (and those that found nothing). */
+  class CountingStore extends MemoryStore {
+    claims = 0;
+    empty = 0;
+    override async claim(...args: Parameters<MemoryStore['claim']>): ReturnType<MemoryStore['claim']> {
+      this.claims++;
+      const claimed = await super.claim(...args);
+      if (claimed === undefined) this.empty++;
+      return claimed;
+    }
+  }
+
+  it('a worker with many free slots sends a few claims per task queued, not one per free slot', async () => {
+    const store = new CountingStore();
+    const runner = new TaskRunner({ store, concurrency: 1000 });
+    const release: Array<() => void> = [];
+    runner.define('hold', () => new Promise<void>((resolve) => release.push(resolve)));
+    try {
+      for (let n = 0; n < 20; n++) await runner.start('hold');
+      await waitUntil(() => release.length === 20);
+      // Each start wakes the claimer once: it claims the task, and looks again at most a few times.
+      expect(store.claims - store.empty).toBe(20);
+      expect(store.empty).toBeLessThanOrEqual(20 * 8);
+    } finally {
+      release.forEach((done) => done());
+      await runner.close();
+    }
+  });
+
+  it('still runs a burst of queued tasks up to the concurrency at once', async () => {
+    const store = new CountingStore();
+    const web = new TaskRunner({ store, worker: false });
+    web.define('hold');
+    for (let n = 0; n < 50; n++) await web.start('hold');
+    const worker = new TaskRunner({ store, concurrency: 30 });
+    const release: Array<() => void> = [];
+    worker.define('hold', () => new Promise<void>((resolve) => release.push(resolve)));
+    try {
+      await waitUntil(() => release.length === 30);
+      expect(await store.queuedCount(['hold'])).toBe(20);
+      release.splice(0).forEach((done) => done());
+      await waitUntil(() => release.length === 20);
+    } finally {
+      release.forEach((done) => done());
+      await web.close();
+      await worker.close();
+    }
+  });
+});

@@ -14,6 +14,8 @@ const CLOSED_MESSAGE = 'The task runner closed before the task finished';
 const LEASE_EXPIRED_MESSAGE = 'The worker running the task was lost (its lease expired)';
 /** How many tasks one maintenance pass takes over from dead runners. */
 const REAP_BATCH = 100;
+/** Claims sent to the store at once (see #pump). */
+const MAX_CLAIMS_IN_FLIGHT = 4;
 
 /** What a claimer is made of: its runner's context and options, and the types it runs. */
 export interface JobClaimerSetup {
@@ -202,11 +204,15 @@ export class JobClaimer {
     if (!(error instanceof StoreUnavailableError)) this.#context.report(error);
   }
 
-  /** Claims queued tasks while slots are free. */
+  /**
+   * Claims queued tasks while slots are free, at most MAX_CLAIMS_IN_FLIGHT at once: each claim that finds a task
+   * starts the next, so a burst drains at the store's pace, and a wake-up with nothing queued costs a few claims, not
+   * one per free slot (with `concurrency: 1000`, every wake-up sent a thousand empty claims to a shared store).
+   */
   #pump(): void {
     if (!this.#options.worker || this.#closing || this.#defined.size === 0) return;
     const wake = this.#wakes;
-    while (this.#running + this.#claims.size < this.#options.concurrency) {
+    while (this.#running + this.#claims.size < this.#options.concurrency && this.#claims.size < MAX_CLAIMS_IN_FLIGHT) {
       const claiming: Promise<void> = this.#claim([...this.#defined.keys()]).then((claimed) => {
         this.#claims.delete(claiming);
         // Found nothing, but a task may have been queued while it looked: look again.

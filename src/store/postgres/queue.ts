@@ -15,9 +15,6 @@ import { enqueue, type Enqueued } from './enqueue';
 import type { PgListener } from './listener';
 import { ALIVE } from './log';
 
-/** How many claims of one store run at once; the others wait their turn (`SKIP LOCKED` keeps these apart). */
-const CLAIMS_AT_ONCE = 4;
-
 /** Told of each enqueue made in the app's transaction, to learn when (and whether) it commits. */
 export type TransactionWatcher = (taskId: string, transactionId: string, event: TaskEvent) => void;
 
@@ -31,11 +28,6 @@ export class PostgresJobQueue implements JobQueue {
   readonly #listener: PgListener;
   readonly #transactions: TransactionWatcher;
   readonly #queuedListeners = new Set<() => void>();
-  /** Counts the claims begun; per list of types, the number of the latest claim begun that found nothing. */
-  #begun = 0;
-  readonly #dry = new Map<string, number>();
-  #running = 0;
-  readonly #turns: Array<() => void> = [];
 
   constructor(db: PgDatabase, listener: PgListener, transactions: TransactionWatcher) {
     this.#db = db;
@@ -64,30 +56,8 @@ export class PostgresJobQueue implements JobQueue {
     return this.#watched(snapshot, await enqueue(this.#db, snapshot, input, options, once)).outcome;
   }
 
-  /**
-   * A runner asks for as many claims at once as it has free slots (thousands, for a high `concurrency`): here at most
-   * `CLAIMS_AT_ONCE` run, so they never take the whole pool from commits and reads, and a claim still waiting when
-   * one begun after it found nothing answers nothing at once, as it would have found.
-   */
   async claim(types: readonly string[], lease: Lease, limits: ClaimLimits = {}): Promise<ClaimedTask | undefined> {
     if (types.length === 0) return undefined;
-    const key = [...types].sort().join('\n');
-    const number = ++this.#begun;
-    if (this.#running < CLAIMS_AT_ONCE) this.#running++;
-    else await new Promise<void>((resolve) => this.#turns.push(resolve)); // a claim that ends hands its place over
-    try {
-      if ((this.#dry.get(key) ?? 0) > number) return undefined;
-      const claimed = await this.#claim(types, lease, limits);
-      if (claimed === undefined) this.#dry.set(key, Math.max(this.#dry.get(key) ?? 0, number));
-      return claimed;
-    } finally {
-      const next = this.#turns.shift();
-      if (next === undefined) this.#running--;
-      else next();
-    }
-  }
-
-  async #claim(types: readonly string[], lease: Lease, limits: ClaimLimits): Promise<ClaimedTask | undefined> {
     const db = this.#db;
     const limit = limits.concurrencyPerOwner ?? null;
     return db.transaction(async (client) => {
