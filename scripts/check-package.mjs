@@ -6,7 +6,7 @@
 // Without a tarball it packs the package as it is (`npm pack --ignore-scripts`: build first, as
 // `npm run check:package` does). Offline: neither tool asks the registry about a local tarball.
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -45,14 +45,19 @@ async function runPublint(tarball) {
 function runAttw(tarball) {
   const cliPackage = require.resolve('@arethetypeswrong/cli/package.json');
   const cli = path.join(path.dirname(cliPackage), require(cliPackage).bin.attw);
-  let out;
+  // Into a file, not a pipe: attw ends with process.exit(), which cuts a piped stdout short once the JSON outgrows
+  // the pipe's buffer (it does with eight entries); writes to a file are synchronous, so none is lost.
+  const file = path.join(mkdtempSync(path.join(tmpdir(), 'koa-sse-tasks-attw-')), 'attw.json');
+  const fd = openSync(file, 'w');
   try {
-    out = execFileSync(process.execPath, [cli, tarball, '--format', 'json'], { encoding: 'utf8' });
+    execFileSync(process.execPath, [cli, tarball, '--format', 'json'], { stdio: ['ignore', fd, 'pipe'] });
   } catch (error) {
-    if (typeof error.stdout !== 'string' || !error.stdout.startsWith('{')) throw error;
-    out = error.stdout; // attw exits 1 when it found a problem, accepted or not
+    if (error.status !== 1) throw error; // attw exits 1 when it found a problem, accepted or not
+  } finally {
+    closeSync(fd);
   }
-  const { analysis } = JSON.parse(out);
+  const { analysis } = JSON.parse(readFileSync(file, 'utf8'));
+  rmSync(path.dirname(file), { recursive: true, force: true });
   const found = Object.keys(analysis.entrypoints).sort();
   const listed = [...ENTRIES.map((e) => e.subpath), './package.json'].sort();
   const problems = analysis.problems.filter((p) => !isAccepted(p)).map(describe);

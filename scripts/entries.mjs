@@ -15,6 +15,7 @@ export const ENTRIES = [
   { subpath: '.', file: 'index', kind: 'node' },
   { subpath: './redis', file: 'redis', kind: 'node' },
   { subpath: './bullmq', file: 'bullmq', kind: 'node' },
+  { subpath: './postgres', file: 'postgres', kind: 'node' },
   { subpath: './metrics', file: 'metrics', kind: 'node' },
   { subpath: './client', file: 'client/index', kind: 'browser' },
   { subpath: './react', file: 'react/index', kind: 'browser' },

@@ -16,6 +16,9 @@ const WEBKIT_DRIVER = process.env.WEBKIT_DRIVER_PATH ?? '/usr/bin/WebKitWebDrive
 const MULTIARCH = { x64: 'x86_64-linux-gnu', arm64: 'aarch64-linux-gnu' }[process.arch] ?? 'x86_64-linux-gnu';
 const MINIBROWSER = process.env.MINIBROWSER_PATH ?? `/usr/lib/${MULTIARCH}/webkit2gtk-4.1/MiniBrowser`;
 const REDIS = redisTarget(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
+const PG_URL = process.env.PG_URL ?? 'postgres://root@127.0.0.1:5432/test';
+// Debian keeps the server's programs off the PATH, under the version's folder.
+const PG_BIN = process.env.PG_BIN ?? '/usr/lib/postgresql/15/bin';
 const ROOT = process.getuid?.() === 0;
 // As root, where CI has always kept it; otherwise somewhere this user may write (nothing is persisted anyway).
 const REDIS_DIRS = ROOT ? ['/var/lib/redis', '/var/log/redis'] : [path.join(tmpdir(), 'koa-sse-tasks-redis')];
@@ -99,6 +102,22 @@ const REQUIREMENTS = [
     debian: 'openssl',
   },
   {
+    name: 'initdb and postgres', // the PostgreSQL restart test runs a server of its own, in a temporary directory
+    where: PG_BIN,
+    check: () => version(executable(path.join(PG_BIN, 'postgres')), '--version'),
+    debian: 'postgresql-15',
+    hint: 'or set PG_BIN',
+  },
+  {
+    name: `PostgreSQL at ${PG_URL.replace(/\/\/[^@/]*@/, '//')} (PG_URL)`, // the PostgreSQL store's tests, a schema each
+    check: () => pgAnswers(PG_URL),
+    debian: 'postgresql-15',
+    start: 'pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start',
+    hint:
+      'it must let the role of PG_URL in (the default: `createuser -s root && createdb -O root test` as postgres, ' +
+      'with trust or a password for 127.0.0.1 in pg_hba.conf), or set PG_URL',
+  },
+  {
     name: 'promtool', // the metrics tests check the exposition with `promtool check metrics`
     where: 'on the PATH',
     check: () => version(onPath('promtool'), '--version'),
@@ -110,9 +129,6 @@ const REQUIREMENTS = [
     check: () => version(onPath('prometheus'), '--version'),
     debian: 'prometheus',
   },
-  // Rows to add once a test needs them (none does yet), in the same shape:
-  // - PostgreSQL 15 at 127.0.0.1:5432: check that it accepts a connection there, debian 'postgresql-15',
-  //   start 'pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start'
 ];
 
 const packages = (row) => [row.debian ?? []].flat();
@@ -205,6 +221,14 @@ function onPath(name) {
     if (dir !== '' && executable(path.join(dir, name)) !== undefined) return path.join(dir, name);
   }
   return undefined;
+}
+
+/** The server's version when `url` answers a query (psql, which postgresql-15 brings), or nothing. */
+function pgAnswers(url) {
+  const psql = onPath('psql');
+  if (psql === undefined) return undefined;
+  const run = spawnSync(psql, [url, '-tAc', 'SHOW server_version'], { encoding: 'utf8', timeout: 10_000 });
+  return run.status === 0 ? `answers, version ${run.stdout.trim()}` : undefined;
 }
 
 /** `file` and the version its `args` print, or nothing when `file` is nothing. */

@@ -166,3 +166,11 @@ export class CommitConflictError extends TaskError {
     super('commit_conflict', `Task ${id} changed while it was being updated; read it again and retry`);
   }
 }
+
+/**
+ * A store could not reach its server (a connection refused or cut). Not an answer of the HTTP API (that is a 500):
+ * it tells the runner that the write may be tried again as it is, since the store stores a repeat of it once.
+ */
+export class StoreUnavailableError extends Error {
+  override readonly name = 'StoreUnavailableError';
+}

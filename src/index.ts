@@ -47,6 +47,7 @@ export type {
   TaskRecord,
   TaskRecordWithOutput,
   TaskStore,
+  TransactionalQueue,
 } from './store/types';
 export {
   EVENT_FOR_STATUS,
@@ -69,6 +70,7 @@ export {
   InvalidInputError,
   QueueFullError,
   RunnerClosedError,
+  StoreUnavailableError,
   TaskError,
   TaskFinishedError,
   TaskNotFoundError,

@@ -4,14 +4,16 @@ import { uniquePrefix } from '../helpers/redis';
 import { dataOf, openStream, withoutHeartbeats, type ParsedEvent } from '../helpers/sse';
 
 /**
- * Two web instances and one worker, each its own process, sharing one Redis (or Redis Cluster) under a fresh key
- * prefix: `redis()` is the environment that points fixtures/instance.ts at it (REDIS_URL or REDIS_CLUSTER), and
- * `cleanup` deletes the prefix's keys at the end.
+ * Two web instances and one worker, each its own process, sharing one store: Redis (or Redis Cluster) under a fresh
+ * key prefix, or PostgreSQL in a fresh schema. `redis()` is the environment that points fixtures/instance.ts at it
+ * (REDIS_URL or REDIS_CLUSTER; STORE=postgres with PG_URL and PG_SCHEMA), `cleanup` deletes what the tests wrote at
+ * the end, and `byId` orders the store's event ids.
  */
 export function describeMultiProcess(
   name: string,
   redis: () => Record<string, string>,
   cleanup: (keyPrefix: string) => Promise<unknown> = async () => {},
+  byId: (a: string, b: string) => number = byStreamId,
 ): void {
   describe(name, () => {
     const keyPrefix = uniquePrefix('multi');
@@ -47,7 +49,7 @@ export function describeMultiProcess(
       expect(resumed[0]?.event).not.toBe('status'); // a replay, not a fresh snapshot
       expect(new Set(all.map((e) => e.id)).size).toBe(all.length);
       const ids = all.map((e) => e.id!);
-      expect(ids).toEqual([...ids].sort(byStreamId));
+      expect(ids).toEqual([...ids].sort(byId));
       expect(percents(all)).toEqual([10, 20, 30, 40, 50, 60, 70, 80, 90, 100]);
       expect(all.at(-1)?.event).toBe('complete');
       expect(all.filter((e) => e.event === 'complete')).toHaveLength(1);

@@ -1,13 +1,10 @@
-// A writing job followed from two instances sharing a RedisStore (a worker runs it, two web instances serve it):
-// each client assembles exactly the worker's output, a late joiner on either instance gets the whole text so far,
-// and custom events arrive once on both.
-import { RedisStore } from '../../src/redis';
+// A writing job followed from two instances sharing a store (Redis, PostgreSQL; a worker runs it, two web instances
+// serve it): each client assembles exactly the worker's output, a late joiner on either instance gets the whole text
+// so far, and custom events arrive once on both.
 import { startApp, startTask, waitUntil, type TestApp } from '../helpers/app';
 import { defineControlled, type ControlledJob } from '../helpers/controlled';
-import { REDIS_URL, deleteKeys, uniquePrefix } from '../helpers/redis';
+import { SHARED_STORES } from '../helpers/shared-stores';
 import { dataOf, openStream, withoutHeartbeats, type OpenStream, type ParsedEvent } from '../helpers/sse';
-
-const keyPrefix = uniquePrefix('output-redis');
 
 function assemble(events: ParsedEvent[]): string {
   let text = '';
@@ -18,7 +15,8 @@ function assemble(events: ParsedEvent[]): string {
   return text;
 }
 
-describe('job output across instances sharing a RedisStore', () => {
+describe.each(SHARED_STORES)('job output across instances sharing a %s', (_name, shared) => {
+  const { open: openStore, cleanUp } = shared('output');
   let worker: TestApp;
   let webs: TestApp[];
   let controlled: ReturnType<typeof defineControlled>;
@@ -26,13 +24,13 @@ describe('job output across instances sharing a RedisStore', () => {
 
   beforeAll(async () => {
     worker = await startApp({
-      runner: { store: new RedisStore({ url: REDIS_URL, keyPrefix }) },
+      runner: { store: await openStore() },
       define: (runner) => (controlled = defineControlled(runner)),
     });
     webs = await Promise.all(
-      [1, 2].map(() =>
+      [1, 2].map(async () =>
         startApp({
-          runner: { store: new RedisStore({ url: REDIS_URL, keyPrefix }), worker: false },
+          runner: { store: await openStore(), worker: false },
           define: (runner) => runner.define('controlled'),
         }),
       ),
@@ -41,7 +39,7 @@ describe('job output across instances sharing a RedisStore', () => {
   afterAll(async () => {
     for (const stream of streams) stream.destroy();
     await Promise.all([worker, ...webs].map((app) => app.close()));
-    await deleteKeys(keyPrefix);
+    await cleanUp();
   });
 
   async function open(app: TestApp, path: string): Promise<OpenStream> {

@@ -1,13 +1,13 @@
-// The owner feed across processes: a task started through one instance appears on the feed another one serves.
-import { RedisStore } from '../../src/redis';
+// The owner feed across processes: a task started through one instance appears on the feed another one serves, on
+// each store that shares tasks (Redis, PostgreSQL).
 import { postJson, startApp, waitUntil, type TestApp } from '../helpers/app';
-import { REDIS_URL, deleteKeys, uniquePrefix } from '../helpers/redis';
+import { SHARED_STORES } from '../helpers/shared-stores';
 import { dataOf, openStream, withoutHeartbeats } from '../helpers/sse';
 
 const userOf = (ctx: { get(name: string): string }): string | undefined => ctx.get('X-User') || undefined;
 
-describe('the owner feed on RedisStore', () => {
-  const keyPrefix = uniquePrefix('owner-feed');
+describe.each(SHARED_STORES)('the owner feed on %s', (_name, shared) => {
+  const { open, idPattern, cleanUp } = shared('owner_feed');
   let web: TestApp;
   let other: TestApp;
 
@@ -21,19 +21,19 @@ describe('the owner feed on RedisStore', () => {
       });
     };
     web = await startApp({
-      runner: { store: new RedisStore({ url: REDIS_URL, keyPrefix }) },
+      runner: { store: await open() },
       middleware: { owner: userOf },
       define,
     });
     other = await startApp({
-      runner: { store: new RedisStore({ url: REDIS_URL, keyPrefix }) },
+      runner: { store: await open() },
       middleware: { owner: userOf },
       define,
     });
   });
   afterAll(async () => {
     await Promise.all([web.close(), other.close()]);
-    await deleteKeys(keyPrefix);
+    await cleanUp();
   });
 
   it('carries tasks started later through another instance, with stream ids in every position', async () => {
@@ -49,7 +49,7 @@ describe('the owner feed on RedisStore', () => {
     expect(mine.every((e) => dataOf<{ taskId: string }>(e).taskId === id)).toBe(true);
     expect(mine.map((e) => e.event)).toEqual([...mine.slice(0, -2).map(() => 'status'), 'progress', 'complete']);
     const position = new URLSearchParams(complete!.id);
-    expect(position.get('_')).toMatch(/^\d+-\d+$/);
+    expect(position.get('_')).toMatch(idPattern);
     feed.destroy();
 
     // Resuming from the last id on the other instance: nothing to resend.

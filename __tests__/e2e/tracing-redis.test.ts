@@ -4,14 +4,29 @@ import path from 'node:path';
 import { SpanKind } from '@opentelemetry/api';
 import { startTask, waitUntil } from '../helpers/app';
 import { startInstance, type Instance } from '../helpers/processes';
+import { PG_URL, dropSchemas, uniqueSchema } from '../helpers/postgres';
 import { REDIS_URL, deleteKeys, uniquePrefix } from '../helpers/redis';
 import { named, one, spansIn } from '../helpers/tracing';
 
 jest.setTimeout(60_000);
 
-/** A web and a worker process sharing one Redis, each tracing with the OpenTelemetry SDK into its own file. */
-describe('a trace across a web and a worker process sharing a RedisStore', () => {
+/** Where the processes share their tasks: the environment of the instance fixture, and how to clean up. */
+function redis(): [Record<string, string>, () => Promise<unknown>] {
   const keyPrefix = uniquePrefix('tracing');
+  return [{ REDIS_URL, KEY_PREFIX: keyPrefix }, () => deleteKeys(keyPrefix)];
+}
+
+function postgres(): [Record<string, string>, () => Promise<unknown>] {
+  const schema = uniqueSchema('tracing');
+  return [{ STORE: 'postgres', PG_URL, PG_SCHEMA: schema }, () => dropSchemas([schema])];
+}
+
+/** A web and a worker process sharing one store, each tracing with the OpenTelemetry SDK into its own file. */
+describe.each([
+  ['RedisStore', redis],
+  ['PostgresStore', postgres],
+])('a trace across a web and a worker process sharing a %s', (_name, shared) => {
+  const [common, cleanUp] = shared();
   const instances: Instance[] = [];
   let dir: string;
   beforeAll(() => {
@@ -20,13 +35,12 @@ describe('a trace across a web and a worker process sharing a RedisStore', () =>
   afterAll(async () => {
     await Promise.all(instances.splice(0).map((instance) => instance.stop()));
     rmSync(dir, { recursive: true, force: true });
-    await deleteKeys(keyPrefix);
+    await cleanUp();
   });
 
   it("continues the web's trace in the worker: its task.run span is the child of the web's task.enqueue span", async () => {
     const webFile = path.join(dir, 'web.jsonl');
     const workerFile = path.join(dir, 'worker.jsonl');
-    const common = { REDIS_URL, KEY_PREFIX: keyPrefix };
     const [web, worker] = await Promise.all([
       startInstance({ ...common, ROLE: 'web', TRACE_FILE: webFile }),
       startInstance({ ...common, ROLE: 'worker', TRACE_FILE: workerFile }),

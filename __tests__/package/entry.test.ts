@@ -90,6 +90,44 @@ describe('the published entry', () => {
     expect(naming).toEqual([]);
   });
 
+  it('ships koa-sse-tasks/postgres, the only entry that loads pg, in both module systems', () => {
+    const loaded = 'Object.keys(require.cache).some((file) => /[\\\\/]node_modules[\\\\/]pg[\\\\/]/.test(file))';
+    const script = [
+      "require('koa-sse-tasks');",
+      `const before = ${loaded};`,
+      "const { PostgresStore, migrationSql } = require('koa-sse-tasks/postgres');",
+      `console.log(before, ${loaded}, typeof PostgresStore, migrationSql('app')[0]);`,
+    ].join('\n');
+    expect(node(['-e', script])).toBe('false true function CREATE SCHEMA IF NOT EXISTS "app"');
+    const esm = [
+      "import { PostgresStore } from 'koa-sse-tasks/postgres';",
+      "import { createRequire } from 'node:module';",
+      'console.log(PostgresStore === createRequire(import.meta.url)("koa-sse-tasks/postgres").PostgresStore);',
+    ].join('\n');
+    expect(node(['--input-type=module', '-e', esm])).toBe('true');
+    const consumer = [
+      "import pg from 'pg';",
+      "import { TaskRunner } from 'koa-sse-tasks';",
+      "import { PostgresStore } from 'koa-sse-tasks/postgres';",
+      'const pool = new pg.Pool();',
+      "const store = new PostgresStore({ pool, schema: 'tasks' });",
+      'const runner = new TaskRunner({ store, worker: false });',
+      'async function order(): Promise<string> {',
+      '  await store.migrate();',
+      '  const client = await pool.connect();',
+      "  await client.query('BEGIN');",
+      "  const task = await runner.start('report', { order: 1 }, { transaction: client });",
+      "  await client.query('COMMIT');",
+      '  client.release();',
+      '  return task.id;',
+      '}',
+      'void order;',
+      '// @ts-expect-error a schema is a string',
+      'new PostgresStore({ pool, schema: 1 });',
+    ].join('\n');
+    for (const file of ['postgres-consumer.mts', 'postgres-consumer.cts']) compileConsumer(file, consumer);
+  });
+
   it('ships the browser client as ES modules with types (koa-sse-tasks/client)', () => {
     const script = [
       "import * as client from 'koa-sse-tasks/client';",
@@ -136,10 +174,10 @@ describe('the published entry', () => {
     for (const file of ['metrics-consumer.mts', 'metrics-consumer.cts']) compileConsumer(file, consumer);
   });
 
-  it('loads no optional backend from the root entry: prom-client, ioredis and bullmq stay unloaded', () => {
+  it('loads no optional backend from the root entry: prom-client, ioredis, bullmq and pg stay unloaded', () => {
     const script = [
       "require('koa-sse-tasks');",
-      'const loaded = Object.keys(require.cache).filter((file) => /node_modules[\\\\/](prom-client|ioredis|bullmq)[\\\\/]/.test(file));',
+      'const loaded = Object.keys(require.cache).filter((file) => /node_modules[\\\\/](prom-client|ioredis|bullmq|pg)[\\\\/]/.test(file));',
       'console.log(JSON.stringify(loaded));',
     ].join('\n');
     expect(node(['-e', script])).toBe('[]');

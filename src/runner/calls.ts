@@ -24,6 +24,12 @@ export interface StartOptions {
    * 0x7E; the same keys as the `Idempotency-Key` header of `POST /tasks`. @default none
    */
   idempotencyKey?: string;
+  /**
+   * The app's open transaction: a `pg` client inside `BEGIN` (with `PostgresStore`, on the same database). The task is
+   * created in it: it exists, is announced (`runner.on('event')`) and runs once the transaction commits, and never
+   * existed if it rolls back. A store that cannot honour it (memory, Redis) throws a `TypeError`. @default none
+   */
+  transaction?: unknown;
 }
 
 /** What `runner.submit()` resolves with: the task, and whether its idempotency key had already started it. */

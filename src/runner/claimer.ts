@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
+import { StoreUnavailableError } from '../errors';
 import { logNote } from '../util/logger';
 import { isFinished } from '../vocabulary';
 import type { ClaimedTask, ClaimLimits, Lease } from '../store/types';
@@ -145,7 +146,7 @@ export class JobClaimer {
 
   #claim(types: string[], limits = this.#limits): Promise<ClaimedTask | undefined> {
     return this.#context.store.claim(types, this.#lease, limits).catch((error: unknown) => {
-      this.#context.report(error);
+      this.#report(error);
       return undefined;
     });
   }
@@ -189,10 +190,18 @@ export class JobClaimer {
       }
       this.wake();
     } catch (error) {
-      this.#context.report(error);
+      this.#report(error);
     } finally {
       this.#maintaining = false;
     }
+  }
+
+  /**
+   * Reports a failed claim or maintenance pass; not an unreachable store's, which the store reports once per outage
+   * itself (these are tried again every pass, and would be reported every second).
+   */
+  #report(error: unknown): void {
+    if (!(error instanceof StoreUnavailableError)) this.#context.report(error);
   }
 
   /**
@@ -203,10 +212,7 @@ export class JobClaimer {
   #pump(): void {
     if (!this.#options.worker || this.#closing || this.#defined.size === 0) return;
     const wake = this.#wakes;
-    while (
-      this.#running + this.#claims.size < this.#options.concurrency &&
-      this.#claims.size < MAX_CLAIMS_IN_FLIGHT
-    ) {
+    while (this.#running + this.#claims.size < this.#options.concurrency && this.#claims.size < MAX_CLAIMS_IN_FLIGHT) {
       const claiming: Promise<void> = this.#claim([...this.#defined.keys()]).then((claimed) => {
         this.#claims.delete(claiming);
         // Found nothing, but a task may have been queued while it looked: look again.

@@ -17,6 +17,8 @@ export interface StalledInfo {
 export interface RunnerContext {
   readonly store: TaskStore;
   readonly limits: CommitLimits;
+  /** How long a lease holds: how long a commit is retried while the store is unreachable. */
+  readonly leaseMs: number;
   /** What one job may write and emit. */
   readonly jobLimits: JobLimits;
   /** An event reached the store, committed with `snapshot`: the runner emits `event` and tells its observers. */

@@ -1,8 +1,9 @@
-import { TaskFinishedError } from '../errors';
+import { StoreUnavailableError, TaskFinishedError } from '../errors';
 import { EVENT_FOR_STATUS, isFinished, OUTPUT_EVENT } from '../vocabulary';
 import type { ClaimedTask, NewTaskEvent } from '../store/types';
 import type { FinishedStatus, Job, TaskEvent, TaskHandler, TaskSnapshot } from '../types';
 import { backoff, messageOf, runAttempt, watchStall, type ResolvedTaskTypeOptions, type StallWatch } from './attempt';
+import { RetriedCommits } from './commit-retry';
 import type { RunnerContext } from './context';
 import { createJob } from './job';
 import { OutputBuffer } from './output';
@@ -46,9 +47,11 @@ export class LocalTask {
   /** Stops watching for the task finishing elsewhere (a cancel from another instance, a takeover). */
   #unwatch: () => void = () => {};
   #done: Promise<unknown> = Promise.resolve();
+  readonly #commits: RetriedCommits;
 
   constructor(context: RunnerContext, holder: TaskHolder, claimed: ClaimedTask, definition: TaskDefinition) {
     this.#context = context;
+    this.#commits = new RetriedCommits(context);
     this.#holder = holder;
     this.#snapshot = Object.freeze(claimed.snapshot);
     this.#input = claimed.input;
@@ -229,7 +232,7 @@ export class LocalTask {
     this.#snapshot = Object.freeze(next);
     const write = this.#writes.then(async () => {
       const change: NewTaskEvent = { event, data, previousId: this.#previousId, ...output };
-      const stored = await this.#context.store.commit(next, change, this.#context.limits);
+      const stored = await this.#commits.commit(next, change);
       this.#previousId = stored.id;
       this.#context.committed(next.id, stored, next);
       return stored;
@@ -237,6 +240,8 @@ export class LocalTask {
     this.#writes = write.catch((error: unknown) => {
       // Finished elsewhere (a cancel from another instance won the race): this runner's later writes are moot.
       if (error instanceof TaskFinishedError) this.abandon(undefined);
+      // Unreachable for longer than the lease (reported once already): the task is given up, as if taken over.
+      else if (error instanceof StoreUnavailableError) this.abandon(undefined, 'The store was unreachable');
       else this.#context.report(error);
     });
     return write;

@@ -1,9 +1,9 @@
-import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { InvalidInputError, RunnerClosedError, UnknownTaskTypeError } from '../errors';
 import type { StandardSchemaV1 } from '../standard-schema';
 import { observedStore } from '../store/observed';
-import type { EnqueueOptions, QueueBound, TaskStore } from '../store/types';
+import { isTransactional, refuseTransaction } from '../store/transactions';
+import type { EnqueueOptions, TaskStore } from '../store/types';
 import type { TaskEvent, TaskHandler, TaskSnapshot } from '../types';
 import { logAsBefore, logNote, type Logger, type LoggerAware } from '../util/logger';
 import { integerOption, optionError } from '../util/validate';
@@ -17,6 +17,7 @@ import type { TaskDefinition } from './local-task';
 import { RunnerObservers, type TaskRunnerObserver } from './observer';
 import { resolveRunnerOptions, type ResolvedRunnerOptions, type TaskRunnerOptions } from './options';
 import { traceEnqueue } from './tracing';
+import { enqueueOptions, queuedSnapshot } from './submission';
 import { schemaOption, validateInput } from './validate';
 
 export type { StalledInfo };
@@ -51,6 +52,7 @@ export class TaskRunner extends EventEmitter<TaskRunnerEvents> {
     this.#context = {
       store: this.store,
       limits: this.#options.limits,
+      leaseMs: this.#options.leaseMs,
       jobLimits: this.#options.jobLimits,
       committed: (taskId, event, snapshot) => {
         this.emit('event', taskId, event);
@@ -145,31 +147,16 @@ export class TaskRunner extends EventEmitter<TaskRunnerEvents> {
     if (this.#closing !== undefined) throw new RunnerClosedError();
     if (!this.#defined.has(type) && !this.#declared.has(type)) throw new UnknownTaskTypeError(type, this.types);
     if (typeof options !== 'object' || options === null) throw optionError('options', 'an object', options);
-    const { owner, idempotencyKey } = options;
+    const { owner, idempotencyKey, transaction } = options;
     if (owner !== undefined && typeof owner !== 'string') throw optionError('owner', 'a string', owner);
+    if (!isTransactional(this.store)) refuseTransaction(this.store.constructor.name || 'This store', { transaction });
     // The request as sent, before the schema fills defaults or transforms it.
     const once = idempotencyKey === undefined ? undefined : idempotencyKeyOf(idempotencyKey, owner, type, input);
     const value = await this.#validate(type, input);
     if (this.#closing !== undefined) throw new RunnerClosedError();
-    const now = new Date().toISOString();
-    const snapshot: TaskSnapshot = {
-      id: randomUUID(),
-      type,
-      status: 'queued',
-      progress: 0,
-      outputLength: 0,
-      createdAt: now,
-      updatedAt: now,
-    };
-    if (owner !== undefined) snapshot.owner = owner;
-    Object.freeze(snapshot);
-    const { maxQueued, maxQueuedPerOwner } = this.#options;
-    const bound: QueueBound = { types: this.types, maxQueued };
-    if (maxQueuedPerOwner !== undefined) bound.maxQueuedPerOwner = maxQueuedPerOwner;
+    const snapshot = queuedSnapshot(type, owner);
     const { limits } = this.#context;
-    // Traced, the store keeps the enqueue span's traceparent with the task, for the spans of its attempts.
-    const withTrace = (traceparent?: string): EnqueueOptions =>
-      traceparent === undefined ? { bound } : { bound, traceparent };
+    const withTrace = (trace?: string): EnqueueOptions => enqueueOptions(this.types, this.#options, transaction, trace);
     let stored: TaskEvent;
     if (once === undefined) {
       stored = await traceEnqueue(snapshot, (trace) => this.store.enqueue(snapshot, value, limits, withTrace(trace)));
@@ -180,8 +167,13 @@ export class TaskRunner extends EventEmitter<TaskRunnerEvents> {
       if (!outcome.created) return { snapshot: outcome.record.snapshot, replayed: true };
       stored = outcome.event;
     }
-    this.#context.committed(snapshot.id, stored, snapshot);
-    this.#claimer.wake();
+    const queued = (event: TaskEvent): void => {
+      this.#context.committed(snapshot.id, event, snapshot);
+      this.#claimer.wake();
+    };
+    // In the app's transaction, the task exists once that commits: it is announced (and claimed) then, if ever.
+    if (transaction === undefined || !isTransactional(this.store)) queued(stored);
+    else void this.store.committed(snapshot.id).then((event) => event && queued(event));
     return { snapshot, replayed: false };
   }
 

@@ -12,6 +12,7 @@ export interface QueueBound {
   maxQueuedPerOwner?: number;
 }
 
+/** Options of `enqueue` and `enqueueOnce`. */
 export interface EnqueueOptions {
   bound?: QueueBound;
   /** The app's open transaction (a `pg` client inside BEGIN): the task exists once it commits. Only a store that can honour it accepts one. */
@@ -89,8 +90,8 @@ export interface JobQueue {
    * Commits `snapshot` (status `queued`, a task never committed before) with its `status` event, and queues the task
    * with its `input` for a runner that runs its type, as one step. The input must be JSON-serializable for a shared
    * store. With `options.traceparent`, keeps it with the task and gives it back with the claim. With
-   * `options.transaction`, a store that cannot join the app's transaction rejects with a `TypeError` and writes
-   * nothing. With `options.bound`, rejects with `QueueFullError` and writes nothing while `bound.maxQueued` tasks of
+   * `options.transaction`, a store that can join the app's transaction (`TransactionalQueue`) writes the task in it,
+   * so it exists once that commits; one that cannot rejects with a `TypeError` and writes nothing. With `options.bound`, rejects with `QueueFullError` and writes nothing while `bound.maxQueued` tasks of
    * `bound.types` wait (`limit: 'maxQueued'`), or `bound.maxQueuedPerOwner` tasks of the task's group
    * (`limit: 'maxQueuedPerOwner'`), counted in the same step: concurrent enqueues, from any process, never pass a
    * bound together.

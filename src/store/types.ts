@@ -18,6 +18,7 @@ export type {
   QueueBound,
 } from './job-queue';
 export type { OwnedTask, OwnerIndex } from './owner-index';
+export type { TransactionalQueue } from './transactions';
 export type {
   CommitCondition,
   CommitLimits,
