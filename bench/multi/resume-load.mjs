@@ -14,6 +14,8 @@ let seqAtKill = 0;
 /** When each reconnection was answered 200, ms since the epoch. */
 let reconnects = [];
 let reconnectErrors = 0;
+/** `reset` events received: a stream told its Last-Event-ID could not be replayed (it then starts afresh). */
+let resets = 0;
 let options;
 
 class Stream {
@@ -41,6 +43,7 @@ function onFrame(stream, frame) {
     else if (line.startsWith('data: ')) data = line.slice(6);
   }
   if (id !== undefined) stream.lastId = id;
+  if (event === 'reset') resets++;
   if (event === 'status') stream.onReady?.();
   if (event === 'complete') stream.complete = true;
   if (event !== 'progress') return;
@@ -104,6 +107,7 @@ async function open(args) {
   killedAt = 0;
   reconnects = [];
   reconnectErrors = 0;
+  resets = 0;
   streams = [];
   const started = Date.now();
   let next = 0;
@@ -167,7 +171,7 @@ async function completed({ total, timeoutMs }) {
   }
   const done = streams.filter((s) => s.complete).length;
   for (const s of streams) s.complete = true; // no more reconnections
-  return { done, streams: streams.length, lost, dup };
+  return { done, streams: streams.length, lost, dup, resets };
 }
 
 serve({ open, killed, recovered, completed, cpu: async () => process.cpuUsage() });

@@ -195,6 +195,7 @@ async function resumePass(store) {
           heapMBB: after.mem.heapUsed / MB,
           lost: end.lost,
           dup: end.dup,
+          resets: end.resets,
         };
       },
     );
@@ -275,6 +276,7 @@ const ROWS = {
     ['heapMBB', "B's heap after (MB)"],
     ['lost', 'lost events (every stream, the whole task)'],
     ['dup', 'duplicate events'],
+    ['resets', '`reset` events (a Last-Event-ID the server could not replay from)'],
   ],
   manyTasks: [
     ['totalMs', `deliver ${cfg.manyTasks.events} events × ${cfg.manyTasks.tasks} tasks × 2 streams (ms)`],
