@@ -15,7 +15,7 @@
 import { encodeEvent } from '../sse/encode';
 import type { TaskStore } from '../store/types';
 import type { TaskEvent } from '../types';
-import { TaskFollower } from './follower';
+import { TaskFollower, WholeOutput } from './follower';
 
 /**
  * A live event's frame: encoded once by the fan-out, and written as is to every single-task stream (a backed-up
@@ -43,6 +43,7 @@ export interface TaskOutput {
 interface Feed {
   followers: Set<TaskFollower>;
   subscribed: Promise<() => void>;
+  whole: WholeOutput;
 }
 
 /** The fan-out: one store subscription per followed task, released when the task's last follower leaves. */
@@ -65,8 +66,9 @@ export class TaskFeeds {
    * Resolves, once the catch-up is written, with the function that leaves the feed.
    */
   async follow(taskId: string, lastEventId: string | undefined, output: TaskOutput): Promise<() => void> {
-    const follower = new TaskFollower(taskId, this.store, output, this.#compare);
-    const leave = await this.#join(taskId, follower);
+    const feed = this.#feeds.get(taskId) ?? this.#open(taskId);
+    const follower = new TaskFollower(taskId, this.store, output, this.#compare, feed.whole);
+    const leave = await this.#join(taskId, feed, follower);
     try {
       if (!output.closed) await follower.catchUp(lastEventId);
     } catch (error) {
@@ -77,8 +79,7 @@ export class TaskFeeds {
   }
 
   /** Adds `follower` to the task's feed; resolves, once events flow, with the function that removes it. */
-  async #join(taskId: string, follower: TaskFollower): Promise<() => void> {
-    const feed = this.#feeds.get(taskId) ?? this.#open(taskId);
+  async #join(taskId: string, feed: Feed, follower: TaskFollower): Promise<() => void> {
     feed.followers.add(follower);
     try {
       await feed.subscribed;
@@ -100,7 +101,7 @@ export class TaskFeeds {
       const frame: LiveFrame = Buffer.from(encodeEvent(event));
       for (const follower of followers) follower.receive(event, frame, previousId);
     });
-    const feed: Feed = { followers, subscribed };
+    const feed: Feed = { followers, subscribed, whole: new WholeOutput() };
     this.#feeds.set(taskId, feed);
     subscribed.catch(() => {
       if (this.#feeds.get(taskId) === feed) this.#feeds.delete(taskId);

@@ -21,14 +21,23 @@ export class TaskFollower {
   readonly #output: TaskOutput;
   /** Live events that arrived while a catch-up runs; `undefined` when none runs. */
   #held: Array<[TaskEvent, LiveFrame, string | undefined]> | undefined = [];
+  /** The last fresh start's output event of this task, shared by the followers of its feed. */
+  readonly #whole: WholeOutput;
   /** The id of the last event written to the output. */
   #lastSent: string | undefined;
 
-  constructor(taskId: string, store: TaskStore, output: TaskOutput, compare: TaskStore['compareEventIds']) {
+  constructor(
+    taskId: string,
+    store: TaskStore,
+    output: TaskOutput,
+    compare: TaskStore['compareEventIds'],
+    whole: WholeOutput,
+  ) {
     this.#taskId = taskId;
     this.#store = store;
     this.#compare = compare;
     this.#output = output;
+    this.#whole = whole;
   }
 
   /** A live event from the task's feed, with the id of the event before it. */
@@ -52,7 +61,7 @@ export class TaskFollower {
       if (record === undefined) return this.#output.gone();
       // A position that cannot be replayed from: the client is told, so it rebuilds what it built from events.
       if (lastEventId !== undefined) this.#send(RESET);
-      for (const event of freshStart(record)) this.#send(event);
+      for (const event of freshStart(record, this.#whole)) this.#send(event);
     }
     const held = this.#held;
     this.#held = undefined;
@@ -93,29 +102,38 @@ const RESET: OutgoingEvent = { event: RESET_EVENT, data: '{}' };
  * data is the same final snapshot). No two events of a response share an id, and a resume from the snapshot's id
  * replays only what came after.
  */
-export function freshStart({ snapshot, lastEventId, output }: TaskRecordWithOutput): OutgoingEvent[] {
+export function freshStart(
+  { snapshot, lastEventId, output }: TaskRecordWithOutput,
+  whole: WholeOutput,
+): OutgoingEvent[] {
   const snapshotEvent: OutgoingEvent = {
     event: EVENT_FOR_STATUS[snapshot.status],
     id: lastEventId,
     data: JSON.stringify(snapshot),
   };
   if (output === '') return [snapshotEvent];
-  const whole = wholeOutputEvent(output);
-  return isFinished(snapshot.status) ? [whole, snapshotEvent] : [snapshotEvent, whole];
+  const outputEvent = whole.eventOf(output);
+  return isFinished(snapshot.status) ? [outputEvent, snapshotEvent] : [snapshotEvent, outputEvent];
 }
 
 /**
- * A fresh start's `output` event. A thousand clients joining a task with a megabyte of output would each serialize
- * and encode the same megabyte: the last one is kept, as one object that StreamOutput also encodes once (comparing
- * the same string is a pointer check; an equal copy, as a shared store reads, a memcmp: far cheaper than
- * JSON.stringify).
+ * The `output` event of a task's fresh start, kept for the next one: a thousand clients joining a task with a
+ * megabyte of output would each serialize the same megabyte. One per feed, so it goes with the task's last follower.
+ * Comparing the same string is a pointer check; an equal copy (a shared store reads a new one) a memcmp, still far
+ * cheaper than JSON.stringify.
  */
-let lastWhole: { output: string; event: OutgoingEvent } | undefined;
-function wholeOutputEvent(output: string): OutgoingEvent {
-  if (lastWhole?.output !== output) {
-    lastWhole = { output, event: { event: OUTPUT_EVENT, data: JSON.stringify({ offset: 0, text: output }) } };
+export class WholeOutput {
+  #output: string | undefined;
+  #event: OutgoingEvent | undefined;
+
+  /** The `output` event (offset 0, no id) of a fresh start whose output is `output`. */
+  eventOf(output: string): OutgoingEvent {
+    if (this.#event === undefined || this.#output !== output) {
+      this.#output = output;
+      this.#event = { event: OUTPUT_EVENT, data: JSON.stringify({ offset: 0, text: output }) };
+    }
+    return this.#event;
   }
-  return lastWhole.event;
 }
 
 /** Whether a client whose last event is `lastEventId` already has the task's end: it gets 204, which stops EventSource. */

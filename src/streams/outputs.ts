@@ -3,13 +3,6 @@ import type { EventStream } from '../sse/stream';
 import { isTerminalEvent, RESET_EVENT } from '../vocabulary';
 import type { LiveFrame, OutgoingEvent, TaskOutput } from './feeds';
 
-/** The last catch-up event encoded, and its frame: the fresh starts of late joiners share one output event. */
-let lastEncoded: { event: OutgoingEvent; frame: string } | undefined;
-function encodeCatchUp(event: OutgoingEvent): string {
-  if (lastEncoded?.event !== event) lastEncoded = { event, frame: encodeEvent(event) };
-  return lastEncoded.frame;
-}
-
 /** A single-task stream: each event's frame as is; the stream ends after the terminal event. */
 export class StreamOutput implements TaskOutput {
   /** True when the catch-up began with a `reset`: the client's Last-Event-ID could not be replayed from. */
@@ -29,7 +22,7 @@ export class StreamOutput implements TaskOutput {
     // however large: it is exactly what the client asked for.
     if (live === undefined) {
       if (event.event === RESET_EVENT) this.reset = true;
-      this.#stream.write(encodeCatchUp(event));
+      this.#stream.write(encodeEvent(event));
     } else this.#stream.write(live, event.event === 'progress' ? 'progress' : undefined);
     if (isTerminalEvent(event.event)) this.#stream.close();
   }

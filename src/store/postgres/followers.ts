@@ -1,3 +1,4 @@
+import { inTurn, type Turns } from '../../util/in-turn';
 import { isFinished } from '../../vocabulary';
 import type { TaskEvent, TaskSnapshot, TaskStatus } from '../../types';
 import type { TaskEventListener } from '../types';
@@ -13,11 +14,9 @@ interface Subscription {
   missed: boolean;
 }
 
-interface Followed {
+/** A followed task; `again` is set when a notice came during a read: read again after it. */
+interface Followed extends Turns {
   subscriptions: Set<Subscription>;
-  reading: boolean;
-  /** A notice came during a read: read again after it. */
-  again: boolean;
 }
 
 interface Watch {
@@ -114,16 +113,10 @@ export class TaskFollowers {
   async #read(taskId: string): Promise<void> {
     const followed = this.#followed.get(taskId);
     if (followed === undefined) return;
-    if (followed.reading) {
-      followed.again = true;
-      return;
-    }
-    followed.reading = true;
     try {
-      do {
-        followed.again = false;
+      await inTurn(followed, async () => {
         const ready = [...followed.subscriptions].filter((s) => s.after !== undefined);
-        if (ready.length === 0) break;
+        if (ready.length === 0) return false;
         const from = earliest(ready.map((s) => s.after!));
         const { rows } = await this.#db.query<{ id: string; event: string; data: string; previous: string }>(
           `SELECT id::text, event, data, previous FROM ${this.#db.table('events')}
@@ -138,11 +131,10 @@ export class TaskFollowers {
             subscription.listener(event, row.previous);
           }
         }
-      } while (followed.again);
+        return true;
+      });
     } catch (error) {
       this.#report(error); // the next notice, or the reconnection, reads again from where each subscription is
-    } finally {
-      followed.reading = false;
     }
   }
 

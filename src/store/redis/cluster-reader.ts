@@ -1,4 +1,5 @@
 import type { Cluster } from 'ioredis';
+import { inTurn, type Turns } from '../../util/in-turn';
 import { deliver, earliest, streamsOf, type EntryListener, type EntryReader, type Follower } from './reader';
 
 /** How often every followed stream is read even without a notification: the bound on a lost one's delay. */
@@ -12,12 +13,9 @@ function isReplyError(error: unknown): error is Error {
   return error instanceof Error && error.name === 'ReplyError';
 }
 
-interface Followed {
+/** A followed stream; `again` is set when a read is due after the current one (a notification, a full COUNT). */
+interface Followed extends Turns {
   followers: Set<Follower>;
-  /** A read of the stream is under way. */
-  reading: boolean;
-  /** Another read is due when it ends (a notification came meanwhile, or it filled its COUNT). */
-  again: boolean;
 }
 
 /**
@@ -92,27 +90,20 @@ export class ClusterReader implements EntryReader {
   async #read(key: string): Promise<void> {
     const followed = this.#streams.get(key);
     if (followed === undefined) return;
-    if (followed.reading) {
-      followed.again = true;
-      return;
-    }
-    followed.reading = true;
     try {
-      do {
-        followed.again = false;
+      await inTurn(followed, async () => {
         const position = earliest(followed.followers);
         const reply = await this.#cluster.call('XREAD', 'COUNT', READ_COUNT, 'STREAMS', key, position);
         for (const [, entries] of streamsOf(reply)) {
           deliver(followed.followers, entries, this.#onError);
           if (entries.length >= READ_COUNT) followed.again = true;
         }
-      } while (followed.again && !this.#closed && this.#streams.get(key) === followed);
+        return !this.#closed && this.#streams.get(key) === followed;
+      });
     } catch (error) {
       // A lost node or a failover under way is the connections' to report (once per outage), and the next
       // notification or sweep reads again; only an answer of Redis's own (a wrong type...) is reported here.
       if (!this.#closed && isReplyError(error) && !TRANSIENT.test(error.message)) this.#onError(error);
-    } finally {
-      followed.reading = false;
     }
   }
 }
