@@ -104,7 +104,8 @@ async function web() {
   await new Promise((resolve) => server.listen({ host: '127.0.0.1', port, backlog: 8192 }, resolve));
   return {
     async stats() {
-      return { ...(await stats()), streams: tasks.openStreams };
+      const { coalesced, disconnected, resumes } = tasks.stats;
+      return { ...(await stats()), streams: tasks.openStreams, coalesced, disconnected, resumes: { ...resumes } };
     },
     info: { port: server.address().port },
   };

@@ -29,7 +29,18 @@ class Stream {
     this.connections = 0;
     this.recoveredAt = 0;
     this.reconnectedAt = 0;
+    /** When the latest request was sent, when the connection first ended after the kill, how long B took to answer. */
+    this.requestedAt = 0;
+    this.closedAt = NaN;
+    this.answeredInMs = NaN;
     this.onReady = undefined;
+    /** The last progress seq received, and whether it came on the connection open now. */
+    this.lastSeq = 0;
+    this.lastSeqHere = false;
+    /** Progress seqs jumped over on one connection (a backed-up client's progress coalesced, which is allowed)... */
+    this.skipped = 0;
+    /** ...and across a reconnection: the resume did not replay them, which is a loss. */
+    this.gapAcrossResume = 0;
   }
 }
 
@@ -52,6 +63,12 @@ function onFrame(stream, frame) {
   if (!(seq >= 1 && seq < stream.seen.length)) return;
   if (stream.seen[seq] === 1) return void stream.dup++;
   stream.seen[seq] = 1;
+  if (seq > stream.lastSeq + 1) {
+    if (stream.lastSeqHere) stream.skipped += seq - stream.lastSeq - 1;
+    else stream.gapAcrossResume += seq - stream.lastSeq - 1;
+  }
+  if (seq > stream.lastSeq) stream.lastSeq = seq;
+  stream.lastSeqHere = true;
   while (stream.seen[stream.next] === 1) stream.next++;
   if (killedAt !== 0 && stream.recoveredAt === 0 && stream.reconnectedAt !== 0 && stream.next > seqAtKill + 1) {
     stream.recoveredAt = Date.now();
@@ -79,6 +96,7 @@ function connect(stream) {
     stream.connections++;
     if (stream.connections > 1) {
       stream.reconnectedAt = Date.now();
+      stream.answeredInMs = stream.reconnectedAt - stream.requestedAt;
       reconnects.push(stream.reconnectedAt);
     }
     res.setEncoding('utf8');
@@ -95,8 +113,11 @@ function connect(stream) {
     res.on('error', () => {});
   });
   req.on('error', () => {});
+  stream.requestedAt = Date.now();
   req.on('close', () => {
+    if (killedAt !== 0 && Number.isNaN(stream.closedAt)) stream.closedAt = Date.now();
     stream.buf = '';
+    stream.lastSeqHere = false;
     again();
   });
 }
@@ -136,6 +157,10 @@ async function killed({ at, seq }) {
 }
 
 const quantile = (sorted, q) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? NaN;
+const quantiles = (values) => {
+  const sorted = values.filter(Number.isFinite).sort((a, b) => a - b);
+  return [0.5, 0.9, 0.99, 1].map((q) => quantile(sorted, q));
+};
 
 /** Resolves once every stream has every event up to one after the kill (or `timeoutMs`), with the times. */
 async function recovered({ timeoutMs }) {
@@ -152,6 +177,16 @@ async function recovered({ timeoutMs }) {
     recovered: times.length,
     streams: streams.length,
     p50Ms: quantile(times, 0.5),
+    p90Ms: quantile(times, 0.9),
+    p99Ms: quantile(times, 0.99),
+    perSecond: Object.fromEntries(perSecond),
+    // Where the time goes, as p50/p90/p99/max (ms): from the kill until a stream's connection ended, and from its
+    // reconnection's request until the 200.
+    closedAfterKill: quantiles(streams.map((s) => s.closedAt - killedAt)),
+    answeredIn: quantiles(streams.map((s) => s.answeredInMs)),
+    connections: Object.fromEntries(
+      streams.reduce((m, s) => m.set(s.connections, (m.get(s.connections) ?? 0) + 1), new Map()),
+    ),
     maxMs: times.at(-1) ?? NaN,
     reconnects: reconnects.length,
     peakReconnectsPerSec: Math.max(0, ...perSecond.values()),
@@ -165,13 +200,17 @@ async function completed({ total, timeoutMs }) {
   while (streams.some((s) => !s.complete) && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
   let lost = 0;
   let dup = 0;
+  let skipped = 0;
+  let gapAcrossResume = 0;
   for (const s of streams) {
     for (let seq = 1; seq <= total; seq++) if (s.seen[seq] !== 1) lost++;
     dup += s.dup;
+    skipped += s.skipped;
+    gapAcrossResume += s.gapAcrossResume;
   }
   const done = streams.filter((s) => s.complete).length;
   for (const s of streams) s.complete = true; // no more reconnections
-  return { done, streams: streams.length, lost, dup, resets };
+  return { done, streams: streams.length, lost, dup, resets, skipped, gapAcrossResume };
 }
 
 serve({ open, killed, recovered, completed, cpu: async () => process.cpuUsage() });

@@ -7,12 +7,16 @@
 //   mass resume             streams on instance A behind nginx (A, and B as its backup); A is killed (SIGKILL) while
 //                           the job goes on; every client reconnects `retryMs` later through nginx to B with its
 //                           Last-Event-ID: time until every client has every event, reconnects/s B absorbed, B's CPU
-//                           and memory, lost and duplicate events (over the whole task).
+//                           and memory, lost and duplicate events (over the whole task). A progress event a client
+//                           never got is told apart: skipped on one connection (the client fell behind and its
+//                           progress was coalesced, as allowed) or across a reconnection (a resume's gap: a defect).
 //   many tasks              bench/run.mjs's manyTasks scenario (1,000 tasks × 2 streams) on each store, beside the
 //                           memory store and node:http.
 //
 //   node bench/multi/run.mjs [--quick] [--passes=N] [--only=fanout,resume,manyTasks] [--stores=redis,postgres]
-//                            [--out=FILE | --no-write]
+//                            [--resume-rate=EVENTS_PER_S] [--out=FILE | --no-write]
+// BENCH_CPU_PROF=b (any process's name: worker, a, b, load, client) writes that process's V8 CPU profile to
+// bench/profiles/ when it exits. BENCH_VERBOSE=1 prints the mass resume's reconnections per second and timings.
 // A full run writes its tables into BENCHMARKS.md (between the multi markers); --quick prints only.
 import { readFile, writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
@@ -31,6 +35,7 @@ const RESUME_LOAD = new URL('./resume-load.mjs', import.meta.url).pathname;
 const CLIENT = new URL('../client.mjs', import.meta.url).pathname;
 const HOST = new URL('../servers/host.mjs', import.meta.url).pathname;
 const BENCHMARKS_MD = new URL('../../BENCHMARKS.md', import.meta.url);
+const PROFILES = new URL('../profiles/', import.meta.url).pathname;
 const START_MARK = '<!-- multi:start -->';
 const END_MARK = '<!-- multi:end -->';
 
@@ -57,11 +62,17 @@ const { values: options } = parseArgs({
     stores: { type: 'string' },
     out: { type: 'string' },
     'no-write': { type: 'boolean', default: false },
+    'resume-rate': { type: 'string' },
   },
 });
 const mode = options.quick ? 'quick' : 'full';
 const cfg = globalThis.structuredClone(CONFIG[mode]);
 if (options.passes !== undefined) cfg.passes = Number(options.passes);
+if (options['resume-rate'] !== undefined) {
+  // The job's events per second in the mass resume, for as long a job (40 s in a full run).
+  cfg.resume.events = Math.round((cfg.resume.events / cfg.resume.rate) * Number(options['resume-rate']));
+  cfg.resume.rate = Number(options['resume-rate']);
+}
 const only = options.only?.split(',') ?? ['fanout', 'resume', 'manyTasks'];
 
 /** The stores this checkout can run: Redis and a Redis Cluster always; PostgreSQL once its entry is built. */
@@ -86,7 +97,11 @@ const runIdOf = (what) => `${process.pid}_${++runs}_${what}`;
 async function withProcesses(store, runId, specs, body) {
   const started = {};
   try {
-    for (const [name, script, args] of specs) started[name] = await startProcess(script, { args });
+    for (const [name, script, args] of specs) {
+      // BENCH_CPU_PROF=b (a process's name): a V8 CPU profile of that process, written to bench/profiles/ on exit.
+      const nodeArgs = process.env.BENCH_CPU_PROF === name ? ['--cpu-prof', `--cpu-prof-dir=${PROFILES}`] : [];
+      started[name] = await startProcess(script, { args, nodeArgs });
+    }
     return await body(started);
   } finally {
     await Promise.all(Object.values(started).map((p) => p.stop()));
@@ -128,7 +143,9 @@ async function fanoutPass(target) {
         const seen = await client.call('wait', { stallMs: 5000 }, 300_000);
         const after = await Promise.all([worker, a, b].map((p) => p.call('stats')));
         const cpu = before.reduce((sum, s, i) => sum + cpuDelta(s.cpu, after[i].cpu).total, 0);
-        return { seen, cpu };
+        // Streams whose client fell behind, so that their progress was coalesced (allowed: docs/protocol.md).
+        const coalesced = before.reduce((sum, s, i) => sum + (after[i].coalesced ?? 0) - (s.coalesced ?? 0), 0);
+        return { seen, cpu, coalesced };
       };
       await deliver({ count: 20, rate }); // warm-up
       const steady = await deliver({ count: rate * seconds, rate });
@@ -142,6 +159,7 @@ async function fanoutPass(target) {
         cpuPerEventUs: fast.cpu / fast.seen.deliveries,
         p99MsFast: fast.seen.latencyMs.p99,
         lostDupFast: fast.seen.lost + fast.seen.dup + fast.seen.ooo,
+        coalescedFast: fast.coalesced,
       };
     },
   );
@@ -178,6 +196,7 @@ async function resumePass(store) {
         a.child.kill('SIGKILL');
         await load.call('killed', { at, seq });
         const back = await load.call('recovered', { timeoutMs: 120_000 }, 180_000);
+        if (process.env.BENCH_VERBOSE) console.log(JSON.stringify(back));
         const after = await b.call('stats');
         await emitting;
         await worker.call('finish');
@@ -196,6 +215,10 @@ async function resumePass(store) {
           lost: end.lost,
           dup: end.dup,
           resets: end.resets,
+          skipped: end.skipped,
+          gapAcrossResume: end.gapAcrossResume,
+          coalescedB: after.coalesced,
+          disconnectedB: after.disconnected,
         };
       },
     );
@@ -265,6 +288,7 @@ const ROWS = {
     ['cpuPerEventUs', '… CPU of the three processes per delivered event (µs)'],
     ['p99MsFast', '… p99 latency (ms)'],
     ['lostDupFast', '… lost + duplicate + out of order'],
+    ['coalescedFast', '… streams whose client fell behind, their progress coalesced (allowed)'],
   ],
   resume: [
     ['recoveredMaxMs', 'kill → every client has every event (ms)'],
@@ -274,7 +298,9 @@ const ROWS = {
     ['cpuMsB', "B's CPU from the kill until all recovered (ms)"],
     ['rssMBB', "B's RSS after (MB)"],
     ['heapMBB', "B's heap after (MB)"],
-    ['lost', 'lost events (every stream, the whole task)'],
+    ['lost', 'events a client never got (every stream, the whole task)'],
+    ['gapAcrossResume', '… of them, events a resume did not replay (must be 0)'],
+    ['skipped', '… of them, progress coalesced while a client fell behind (allowed)'],
     ['dup', 'duplicate events'],
     ['resets', '`reset` events (a Last-Event-ID the server could not replay from)'],
   ],
