@@ -3,8 +3,9 @@ import type { NewTaskEvent } from '../store/types';
 import type { TaskEvent, TaskSnapshot } from '../types';
 import type { RunnerContext } from './context';
 
-/** The waits between the tries of a commit while the store is unreachable, in ms: doubling up to the last. */
-const RETRY_MS = [50, 100, 200, 400, 800, 1000] as const;
+/** The waits between the tries of a commit while the store is unreachable, in ms: 50, doubling, up to 1000. */
+const FIRST_RETRY_MS = 50;
+const MAX_RETRY_MS = 1000;
 
 /**
  * One task's commits, tried again while the store says its server is unreachable (`StoreUnavailableError`, which
@@ -33,8 +34,12 @@ export class RetriedCommits {
           since = Date.now();
           context.report(error);
         }
-        if (Date.now() - since >= context.leaseMs) this.#unreachable = error;
-        else await new Promise((resolve) => setTimeout(resolve, RETRY_MS[Math.min(attempt, RETRY_MS.length - 1)]));
+        // The last try is at leaseMs, never after: a commit that succeeded later would write to a task whose lease
+        // may have passed to another runner (which fails it once the store is back).
+        const left = since + context.leaseMs - Date.now();
+        const wait = Math.min(left, FIRST_RETRY_MS * 2 ** attempt, MAX_RETRY_MS);
+        if (left <= 0) this.#unreachable = error;
+        else await new Promise((resolve) => setTimeout(resolve, wait));
       }
     }
   }
