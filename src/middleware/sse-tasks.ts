@@ -3,7 +3,7 @@ import type { Context, Middleware, Next } from 'koa';
 import { TaskFeeds } from '../streams/feeds';
 import { OpenStreams } from '../streams/open-streams';
 import type { StreamStats } from '../streams/stats';
-import { logNote } from '../util/logger';
+import { logAsBefore, logNote } from '../util/logger';
 import { taskAccess } from './access';
 import type { Streaming } from './open-stream';
 import { resolveSseTasksOptions, type SseTasksOptions } from './options';
@@ -45,7 +45,9 @@ export function sseTasks(options: SseTasksOptions): SseTasksMiddleware {
   const { runner, prefix, logger, slowClientMs } = resolved;
   const retryAfterSeconds = Math.max(1, Math.ceil(resolved.retryMs / 1000));
   const streaming: Streaming = {
-    feeds: new TaskFeeds(runner.store),
+    feeds: new TaskFeeds(runner.store, (error) =>
+      logAsBefore(logger, 'error', { err: error }, 'koa-sse-tasks: a stream threw on a live event'),
+    ),
     streams: new OpenStreams({
       heartbeatMs: resolved.heartbeatMs,
       maxConnections: resolved.maxConnections,

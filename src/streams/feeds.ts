@@ -1,10 +1,11 @@
 /**
  * The streaming engine: how a task's events travel from its store to the clients that follow it.
  *
- *   store.subscribe(task) ─▶ TaskFeeds ─▶ TaskFollower ─▶ TaskOutput
+ *   store.subscribe(task) ─▶ TaskFeeds ─▶ FanOut ─▶ TaskFollower ─▶ TaskOutput
  *
  * - `TaskFeeds` holds one store subscription per followed task, however many clients follow it, and encodes each
- *   live event once: the same bytes (a {@link LiveFrame}) go to every single-task stream.
+ *   live event once: the same bytes (a {@link LiveFrame}) go to every single-task stream, a slice of followers per
+ *   turn of the event loop (fan-out.ts).
  * - A `TaskFollower` is one client's view of one task: it catches up (the replay after the client's last id, or a
  *   fresh start), then passes live events on, with no gap and no duplicate (follower.ts).
  * - A `TaskOutput` is where that view goes: a single-task stream, one task's slot in a multiplexed stream
@@ -15,6 +16,7 @@
 import { encodeEvent } from '../sse/encode';
 import type { TaskStore } from '../store/types';
 import type { TaskEvent } from '../types';
+import { FanOut } from './fan-out';
 import { TaskFollower, WholeOutput } from './follower';
 
 /**
@@ -55,10 +57,13 @@ export class TaskFeeds {
    */
   readonly #compare: TaskStore['compareEventIds'];
   readonly #feeds = new Map<string, Feed>();
+  readonly #fanOut: FanOut;
 
-  constructor(store: TaskStore) {
+  /** `onError` is told of a follower that threw on a live event (a defect: the others still get it). */
+  constructor(store: TaskStore, onError: (error: unknown) => void) {
     this.store = store;
     this.#compare = store.compareEventIds.bind(store);
+    this.#fanOut = new FanOut(onError);
   }
 
   /**
@@ -99,7 +104,7 @@ export class TaskFeeds {
     const followers = new Set<TaskFollower>();
     const subscribed = this.store.subscribe(taskId, (event, previousId) => {
       const frame: LiveFrame = Buffer.from(encodeEvent(event));
-      for (const follower of followers) follower.receive(event, frame, previousId);
+      this.#fanOut.deliver(followers, event, frame, previousId);
     });
     const feed: Feed = { followers, subscribed, whole: new WholeOutput() };
     this.#feeds.set(taskId, feed);
