@@ -61,6 +61,7 @@ class Tracker {
     this.lastActivity = performance.now();
     this.done = null;
     this.finished = false;
+    this.resets = 0;
   }
 }
 
@@ -78,6 +79,8 @@ function onData(conn, chunk) {
   while ((end = buf.indexOf('\n\n', start)) !== -1) {
     if (t !== null && (buf.startsWith('event: progress', start) || buf.startsWith('event:progress', start))) {
       record(conn, t, buf, start, end, recv);
+    } else if (t !== null && buf.startsWith('event: reset', start)) {
+      t.resets++; // the stream fell behind its task's history: a fresh start follows
     }
     start = end + 2;
   }
@@ -262,6 +265,7 @@ async function wait({ stallMs = 3000 } = {}) {
     dup: t.dup,
     ooo: t.ooo,
     malformed: t.malformed,
+    resets: t.resets,
     dropped,
     spanMs: t.latencyCount === 0 ? NaN : (t.lastRecv - t.firstSent) / 1e6,
     latencyMs: { p50: at(0.5), p90: at(0.9), p99: at(0.99), max: at(1) },

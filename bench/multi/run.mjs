@@ -160,6 +160,7 @@ async function fanoutPass(target) {
         p99MsFast: fast.seen.latencyMs.p99,
         lostDupFast: fast.seen.lost + fast.seen.dup + fast.seen.ooo,
         coalescedFast: fast.coalesced,
+        resetsFast: fast.seen.resets,
       };
     },
   );
@@ -289,6 +290,7 @@ const ROWS = {
     ['p99MsFast', '… p99 latency (ms)'],
     ['lostDupFast', '… lost + duplicate + out of order'],
     ['coalescedFast', '… streams whose client fell behind, their progress coalesced (allowed)'],
+    ['resetsFast', '… `reset` events: a stream fell behind the history (1,000 events), then a fresh start'],
   ],
   resume: [
     ['recoveredMaxMs', 'kill → every client has every event (ms)'],
