@@ -2,7 +2,7 @@
 // task with thousands of streams still accepts connections (one per turn since libuv 1.45), runs timers and answers
 // requests while it writes; each stream still gets its events in order, a burst in one write.
 import { setImmediate as realTurn } from 'node:timers/promises';
-import { FanOut, SLICE, type Recipient } from '../../src/streams/fan-out';
+import { FanOut, MAX_WAITING, SLICE, type Recipient } from '../../src/streams/fan-out';
 import { TaskFeeds, type OutgoingEvent, type TaskOutput } from '../../src/streams/feeds';
 import { randomUUID } from 'node:crypto';
 import { MemoryStore, RUNNER_DEFAULTS, type CommitLimits, type TaskEvent, type TaskSnapshot } from '../../src';
@@ -77,6 +77,16 @@ describe('FanOut', () => {
       expect(stream.got.map((g) => g.id)).toEqual(['1', '2', '3', '4', '5', '6', '7', '8', '9', '10']);
       expect(new Set(stream.got.map((g) => g.turn)).size).toBe(1);
     }
+  });
+
+  it('delivers everything at once past MAX_WAITING deliveries waiting, holding a faster producer back', () => {
+    const fanOut = new FanOut(() => {});
+    const many = streams(1000);
+    const events = MAX_WAITING / many.size;
+    for (let id = 1; id <= events; id++) fanOut.deliver(many, event(id), frame);
+    expect([...many].every((s) => s.got.length === 0)).toBe(true);
+    fanOut.deliver(many, event(events + 1), frame);
+    for (const stream of many) expect(stream.got).toHaveLength(events + 1);
   });
 
   it('keeps order across feeds and events that come while a delivery is under way', async () => {

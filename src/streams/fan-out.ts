@@ -8,7 +8,11 @@ export interface Recipient {
 }
 
 /** A live event as the fan-out passes it on. */
-type Live = [event: TaskEvent, frame: LiveFrame, previousId: string | undefined];
+interface Live {
+  event: TaskEvent;
+  frame: LiveFrame;
+  previousId: string | undefined;
+}
 
 /**
  * How many streams get live events in one turn of the event loop. Each costs one `writev()` of its events once the
@@ -20,10 +24,20 @@ type Live = [event: TaskEvent, frame: LiveFrame, previousId: string | undefined]
 export const SLICE = 32;
 
 /**
- * Deliveries that may wait for later turns, a second of work or so: past it, everything waiting is delivered at
- * once, so a process that cannot keep up holds its store's reader back (as without turns) instead of queueing.
+ * Deliveries that may wait for later turns: past it, everything waiting is delivered at once, so a producer faster than the
+ * turns (a job's progress in a tight loop, a store's reader) is held back as without turns, instead of a backlog
+ * that lives long enough to be garbage collected as old objects. Measured in the fan-out scenario (1,000 streams,
+ * bursts of 10): 100,000 cost 1.52 µs per delivery, a third of it GC; 20,000, 1.37 µs; no bound, 1.41 µs. 5,000
+ * held 5,000 resuming streams back to 18 s; 20,000 kept them at 6 s.
  */
-const MAX_WAITING = 100_000;
+export const MAX_WAITING = 20_000;
+
+/**
+ * The most events in one batch: a stream's write of them is three pieces each (chunk size, frame, CRLF), and past
+ * Linux's 1,024 pieces (IOV_MAX) one `writev()` cannot take them all: the rest waits for the socket to be writable
+ * again, a round trip through epoll.
+ */
+const MAX_BATCH = 100;
 
 /** One feed's waiting events, each follower getting them all at once: one write of them all. */
 interface Batch {
@@ -66,14 +80,15 @@ export class FanOut {
 
   /** Gives `event` to each of `followers`: now if this turn has room for all of them, else in the next turns. */
   deliver(followers: Set<Recipient>, event: TaskEvent, frame: LiveFrame, previousId?: string): void {
-    const live: Live = [event, frame, previousId];
+    const live: Live = { event, frame, previousId };
     if (this.#head === this.#queue.length && !this.#draining && this.#spent + followers.size <= SLICE) {
       this.#spent += followers.size;
-      for (const follower of followers) this.#give(follower, live);
+      const one = [live];
+      for (const follower of followers) this.#give(follower, one);
     } else {
       this.#waiting += followers.size;
       const open = this.#open.get(followers);
-      if (open !== undefined) {
+      if (open !== undefined && open.events.length < MAX_BATCH) {
         open.events.push(live);
       } else {
         const batch: Batch = { followers, events: [live], rest: undefined };
@@ -107,7 +122,8 @@ export class FanOut {
     const queue = this.#queue;
     for (let batch = queue[this.#head]; batch !== undefined; batch = queue[++this.#head]) {
       if (batch.rest === undefined) {
-        this.#open.delete(batch.followers); // started: the feed's next events make a new batch
+        // Started: the feed's next events make a new batch (unless a full one already took its place).
+        if (this.#open.get(batch.followers) === batch) this.#open.delete(batch.followers);
         batch.rest = batch.followers.values();
       }
       const { rest, events } = batch;
@@ -117,7 +133,7 @@ export class FanOut {
         if (next.done === true) break;
         this.#spent++;
         this.#waiting -= events.length;
-        for (const live of events) this.#give(next.value, live);
+        this.#give(next.value, events);
       }
     }
     this.#queue = [];
@@ -125,9 +141,13 @@ export class FanOut {
     this.#waiting = 0;
   }
 
-  #give(follower: Recipient, [event, frame, previousId]: Live): void {
+  /** One follower's events, in order. One that throws is reported and gets no more of them: it catches up later. */
+  #give(follower: Recipient, events: Live[]): void {
     try {
-      follower.receive(event, frame, previousId);
+      for (let i = 0; i < events.length; i++) {
+        const { event, frame, previousId } = events[i]!;
+        follower.receive(event, frame, previousId);
+      }
     } catch (error) {
       this.#onError(error);
     }
