@@ -37,9 +37,12 @@ export class RetriedCommits {
         // The last try is at leaseMs, never after: a commit that succeeded later would write to a task whose lease
         // may have passed to another runner (which fails it once the store is back).
         const left = since + context.leaseMs - Date.now();
-        const wait = Math.min(left, FIRST_RETRY_MS * 2 ** attempt, MAX_RETRY_MS);
-        if (left <= 0) this.#unreachable = error;
-        else await new Promise((resolve) => setTimeout(resolve, wait));
+        if (left <= 0) {
+          this.#unreachable = error;
+        } else {
+          const wait = Math.min(left, FIRST_RETRY_MS * 2 ** attempt, MAX_RETRY_MS);
+          await new Promise((resolve) => setTimeout(resolve, wait));
+        }
       }
     }
   }
